@@ -1,0 +1,55 @@
+"""``foley-engine``: thin Typer glue over the same engine functions the app uses.
+
+Each group of sub-commands lives in its own module under ``engine/commands/`` and adds itself
+with ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from engine.errors import EngineError
+from engine.version import __version__
+
+log = logging.getLogger(__name__)
+
+COMMAND_MODULES = ("prepare", "train", "evaluate", "library", "bench")
+
+app = typer.Typer(
+    name="foley-engine",
+    help="Train the audio-visual model, index sound libraries and recommend sounds for video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"foley-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"engine.commands.{_name}").register(app)
+
+
+def main() -> None:
+    """Console entry point: engine errors become one line on stderr and exit code 1."""
+    try:
+        app()
+    except EngineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

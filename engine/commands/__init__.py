@@ -1,0 +1,1 @@
+"""CLI sub-command modules, one per group (see ``engine.cli``)."""

@@ -1,0 +1,161 @@
+"""Small real media files with synchronized sound events, for tests, benchmarks and smoke runs.
+
+Each event class is a coloured shape on screen and its own sound (a tone with a distinct pitch and
+envelope). In a generated video, during second ``k`` the shape of ``events[k]`` is visible and its
+sound plays, so frame ``k`` (at ``k + 0.5`` s) and audio second ``k`` belong together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+SR = 48_000
+
+CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "bar", "cross", "ring")
+_COLOURS = {  # RGB
+    "circle": (230, 60, 50),
+    "square": (60, 200, 80),
+    "triangle": (70, 110, 240),
+    "bar": (240, 220, 40),
+    "cross": (220, 80, 220),
+    "ring": (40, 220, 220),
+}
+_PITCH = {"circle": 220.0, "square": 440.0, "triangle": 880.0, "bar": 1760.0, "cross": 3520.0, "ring": 7040.0}
+
+
+@dataclass(frozen=True)
+class SyntheticVideo:
+    path: Path
+    events: tuple[str | None, ...]  # per second: the class shown and heard, or None (blank, silent)
+
+
+def event_sound(name: str, seconds: float = 1.0, sr: int = SR, variant: int = 0) -> np.ndarray:
+    """The sound of one event class: a harmonic tone at its pitch with a sharp attack ("click") and decay."""
+    n = int(round(seconds * sr))
+    t = np.arange(n, dtype=np.float64) / sr
+    f0 = _PITCH[name] * (1.0 + 0.03 * variant)
+    tone = np.sin(2 * np.pi * f0 * t) + 0.4 * np.sin(2 * np.pi * 2 * f0 * t + 0.3)
+    onset = 0.05
+    env = np.where(t < onset, 0.0, np.exp(-(t - onset) * (3.0 + 2.0 * CLASSES.index(name))))
+    click = np.zeros(n)
+    i0 = int(onset * sr)
+    click[i0 : i0 + 48] = np.hanning(96)[48:] * 0.8
+    return (0.5 * tone * env + click).astype(np.float32)
+
+
+def draw_shape(img: np.ndarray, name: str, cx: float, cy: float, r: float) -> None:
+    """Draw an event's shape in place on an RGB uint8 image."""
+    import cv2
+
+    colour = _COLOURS[name]
+    c, ri = (int(cx), int(cy)), int(r)
+    if name == "circle":
+        cv2.circle(img, c, ri, colour, -1)
+    elif name == "square":
+        cv2.rectangle(img, (c[0] - ri, c[1] - ri), (c[0] + ri, c[1] + ri), colour, -1)
+    elif name == "triangle":
+        pts = np.array([[c[0], c[1] - ri], [c[0] - ri, c[1] + ri], [c[0] + ri, c[1] + ri]], np.int32)
+        cv2.fillPoly(img, [pts], colour)
+    elif name == "bar":
+        cv2.rectangle(img, (c[0] - 2 * ri, c[1] - ri // 3), (c[0] + 2 * ri, c[1] + ri // 3), colour, -1)
+    elif name == "cross":
+        cv2.line(img, (c[0] - ri, c[1] - ri), (c[0] + ri, c[1] + ri), colour, max(3, ri // 3))
+        cv2.line(img, (c[0] - ri, c[1] + ri), (c[0] + ri, c[1] - ri), colour, max(3, ri // 3))
+    elif name == "ring":
+        cv2.circle(img, c, ri, colour, max(3, ri // 4))
+
+
+def write_video(
+    path: Path | str,
+    events: Sequence[str | None],
+    *,
+    size: tuple[int, int] = (160, 120),
+    fps: int = 10,
+    seed: int = 0,
+    audio: bool = True,
+    codec: str = "libx264",
+    rotation: int = 0,
+) -> SyntheticVideo:
+    """Write an mp4/mkv with one event (or nothing) per second; returns its path and events.
+
+    ``size`` is (width, height); odd sizes are allowed (encoded as yuv444p for H.264 then).
+    ``rotation`` sets the display-matrix rotation a phone would write (90/180/270).
+    """
+    import av
+
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    w, h = size
+    n_sec = len(events)
+    wave = np.zeros(n_sec * SR, np.float32)
+    for k, ev in enumerate(events):
+        if ev is not None:
+            wave[k * SR : (k + 1) * SR] = event_sound(ev, 1.0, SR, variant=int(rng.integers(0, 3)))
+    wave += rng.normal(0, 0.003, wave.shape).astype(np.float32)  # a little room noise
+    odd = (w % 2) or (h % 2)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height = w, h
+        vs.pix_fmt = "yuv444p" if odd and codec == "libx264" else "yuv420p"
+        vs.options = {"g": str(fps)} if codec == "libx264" else {}
+        if rotation:
+            vs.metadata["rotate"] = str(rotation)
+        if audio:
+            aus = out.add_stream("aac", rate=SR)
+            aus.layout = "mono"
+        positions = {k: (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h) for k in range(n_sec)}
+        for i in range(n_sec * fps):
+            k = i // fps
+            img = np.full((h, w, 3), 24, np.uint8)
+            if events[k] is not None:
+                draw_shape(img, events[k], *positions[k], r=min(w, h) * 0.22)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if audio:
+            chunk = 1024
+            for j in range(0, wave.size, chunk):
+                piece = wave[j : j + chunk]
+                af = av.AudioFrame.from_ndarray(piece[None, :], format="flt", layout="mono")
+                af.sample_rate = SR
+                af.pts = j
+                af.time_base = Fraction(1, SR)
+                for packet in aus.encode(af):
+                    out.mux(packet)
+            for packet in aus.encode():
+                out.mux(packet)
+    return SyntheticVideo(path, tuple(events))
+
+
+def random_events(n_seconds: int, seed: int = 0, classes: Sequence[str] = CLASSES, silent_ratio: float = 0.0) -> list[str | None]:
+    """A seeded sequence of events, one per second, some seconds silent."""
+    rng = np.random.default_rng(seed)
+    out: list[str | None] = []
+    for _ in range(n_seconds):
+        out.append(None if rng.random() < silent_ratio else str(rng.choice(list(classes))))
+    return out
+
+
+def write_sound_library(root: Path | str, classes: Sequence[str] = CLASSES, per_class: int = 2, seconds: float = 1.5) -> list[Path]:
+    """A folder-per-category library of WAV files, one sound per class variant."""
+    import soundfile as sf
+
+    root = Path(root)
+    paths = []
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for v in range(per_class):
+            p = folder / f"{name}_{v:02d}.wav"
+            sf.write(str(p), event_sound(name, seconds, SR, variant=v), SR, subtype="PCM_16")
+            paths.append(p)
+    return paths

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up everything Foley Assistant needs in ./.venv (idempotent, fast when nothing changed).
+# - System libraries (PortAudio, Qt's xcb/EGL libs, Xvfb for screenshots) via apt when run as root.
+# - PyTorch: kept if already installed (e.g. your own CUDA build); else the CUDA build when an
+#   NVIDIA GPU is present, the CPU wheel torch==2.13.0 otherwise (never the multi-GB CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(libportaudio2 libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 xvfb)
+
+missing=()
+for p in "${SYSTEM_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing system packages: ${missing[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >/dev/null \
+      || echo "setup: warning: could not install ${missing[*]} (audio output or the GUI may be unavailable)"
+  else
+    echo "setup: warning: missing system packages ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+VPY=.venv/bin/python
+
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "setup: NVIDIA GPU found; installing the CUDA build of PyTorch"
+    "$VPY" -m pip install -q torch
+  elif [ -n "$("$VPY" -m pip config get global.find-links 2>/dev/null || true)" ]; then
+    echo "setup: installing the CPU build torch==2.13.0 from the local wheelhouse"
+    "$VPY" -m pip install -q torch==2.13.0
+  else
+    echo "setup: installing the CPU build torch==2.13.0"
+    "$VPY" -m pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+
+stamp=".venv/.foley-installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing foley-assistant and its dependencies"
+  "$VPY" -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$VPY" -c "import engine, foley_app" && touch "$stamp"
+fi
