@@ -159,3 +159,60 @@ def write_sound_library(root: Path | str, classes: Sequence[str] = CLASSES, per_
             sf.write(str(p), event_sound(name, seconds, SR, variant=v), SR, subtype="PCM_16")
             paths.append(p)
     return paths
+
+
+def write_feature_cache(
+    root: Path | str,
+    n_videos: int = 6,
+    seconds: int | Sequence[int] = 12,
+    *,
+    splits: Sequence[str] | None = None,
+    labelled: bool = True,
+    silent_ratio: float = 0.2,
+    seed: int = 0,
+) -> Path:
+    """A small prepared dataset written straight from synthetic events (no video decoding), for tests.
+
+    Second k of video v shows event k's shape (frame, ``image_size`` square) and holds its sound
+    (log-mel via ``log_mel_batch``): a learnable correlation. Video v is labelled with class
+    ``v % len(CLASSES)`` and half its events are of that class. ``splits`` gives one split per video
+    (default: 60 % train, 20 % val, 20 % test, at least one video each when there are three).
+    """
+    from engine.config import FeatureCfg, to_dict
+    from engine.data import cache as C
+    from engine.data.features import clips_from_wave, log_mel_batch, rms
+
+    cfg = FeatureCfg()
+    root = Path(root)
+    (root / "shards").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lengths = [seconds] * n_videos if isinstance(seconds, int) else list(seconds)
+    if splits is None:
+        n_test = max(1, round(0.2 * n_videos)) if n_videos >= 3 else 0
+        n_val = max(1, round(0.2 * n_videos)) if n_videos >= 3 else 0
+        splits = ["train"] * (n_videos - n_val - n_test) + ["val"] * n_val + ["test"] * n_test
+    rows: list[C.ManifestRow] = []
+    for v, (n, split) in enumerate(zip(lengths, splits)):
+        video_id = f"vid{v:03d}"
+        label = CLASSES[v % len(CLASSES)] if labelled else ""
+        events = [None if rng.random() < silent_ratio else (label if labelled and rng.random() < 0.5 else str(rng.choice(CLASSES))) for _ in range(n)]
+        wave = np.zeros(n * SR, np.float32)
+        frames = np.full((n, cfg.image_size, cfg.image_size, 3), 24, np.uint8)
+        for k, ev in enumerate(events):
+            if ev is not None:
+                wave[k * SR : (k + 1) * SR] = event_sound(ev, 1.0, SR, variant=int(rng.integers(0, 3)))
+                s = cfg.image_size
+                draw_shape(frames[k], ev, rng.uniform(0.3, 0.7) * s, rng.uniform(0.3, 0.7) * s, s * 0.22)
+        wave += rng.normal(0, 1e-4, wave.shape).astype(np.float32)
+        clips = clips_from_wave(wave, np.arange(n), cfg)
+        levels = rms(clips).astype(np.float32)
+        name = C.shard_name(video_id)
+        tmp = C.new_shard_tmp(root, name)
+        np.save(tmp / "frames.npy", frames)
+        np.save(tmp / "mels.npy", log_mel_batch(clips, cfg))
+        np.save(tmp / "rms.npy", levels)
+        C.commit_shard(root, name, tmp, {"video_id": video_id, "seconds": n, "events": [e or "" for e in events]})
+        for k in range(n):
+            rows.append(C.ManifestRow(len(rows), video_id, k, label, split, float(levels[k]), name, k))
+    C.write_index(root, rows, {"features": to_dict(cfg), "source": "synthetic.write_feature_cache", "seed": seed})
+    return root
