@@ -1,0 +1,1 @@
+"""The app's widgets, one per module; each is touched only on the GUI thread."""
