@@ -1,0 +1,89 @@
+"""The training-state file (``last.pt``): everything needed to continue a run exactly.
+
+Only tensors and primitive containers are stored, so it loads with ``torch.load(weights_only=True)``.
+Writes go to a temporary file in the same folder and are renamed into place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "foley-train-state"
+STATE_VERSION = 1
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    """The python, numpy and torch (CPU and CUDA) generator states as weights-only-safe values."""
+    py = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [name, torch.from_numpy(np.asarray(keys, np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` captured."""
+    version, keys, gauss = state["python"]
+    random.setstate((version, tuple(keys), gauss))
+    name, keys_t, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys_t.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a training state dict (see ``Trainer.state_dict``) atomically."""
+    atomic_torch_save({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, path)
+    log.debug("saved training state %s (epoch %s, step %s)", path, state.get("epoch"), state.get("global_step"))
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """Read a training state written by ``save_state``; ``CheckpointError`` for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no training state at {path}; start a new run without --resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        raise CheckpointError(f"{path}: unreadable training state ({exc}); delete it to restart, or resume from a copy") from exc
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path}: not a training state written by 'foley-engine train'")
+    if state.get("version") != STATE_VERSION:
+        raise CheckpointError(f"{path}: training state version {state.get('version')!r}, this version reads {STATE_VERSION}")
+    return state
