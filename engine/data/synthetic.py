@@ -103,8 +103,8 @@ def write_video(
         vs.width, vs.height = w, h
         vs.pix_fmt = "yuv444p" if odd and codec == "libx264" else "yuv420p"
         vs.options = {"g": str(fps)} if codec == "libx264" else {}
-        if rotation:
-            vs.metadata["rotate"] = str(rotation)
+        if rotation:  # a phone's "rotate" tag: turn the picture this many degrees clockwise for display
+            vs.set_display_rotation(-float(rotation))
         if audio:
             aus = out.add_stream("aac", rate=SR)
             aus.layout = "mono"

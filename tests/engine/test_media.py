@@ -104,12 +104,32 @@ def test_odd_size_and_short_video(tmp_path: Path) -> None:
     assert media.read_frames_at(v.path, [5.0])[0].shape == (97, 161, 3)
 
 
-def test_rotated_phone_video_comes_out_upright(tmp_path: Path) -> None:
-    v = synthetic.write_video(tmp_path / "rot.mp4", ["bar"], size=(160, 96), rotation=90, seed=4)
+def _raw_first_frame(path: Path) -> np.ndarray:
+    """The first frame as stored (no display rotation applied), via PyAV."""
+    import av
+
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="rgb24")
+
+
+@pytest.mark.parametrize("rotation, cv_code", [(90, "ROTATE_90_CLOCKWISE"), (180, "ROTATE_180"), (270, "ROTATE_90_COUNTERCLOCKWISE")])
+def test_rotated_phone_video_comes_out_upright(tmp_path: Path, rotation: int, cv_code: str) -> None:
+    import cv2
+
+    v = synthetic.write_video(tmp_path / "rot.mp4", ["bar"], size=(160, 96), rotation=rotation, seed=4)
     info = media.probe_video(v.path)
-    assert info.rotation in (90, 270)
-    assert (info.width, info.height) == (96, 160)
-    assert media.read_frames_at(v.path, [0.5])[0].shape == (160, 96, 3)
+    assert info.rotation == rotation
+    expected_size = (96, 160) if rotation % 180 else (160, 96)
+    assert (info.width, info.height) == expected_size
+    frame = media.read_frames_at(v.path, [0.5])[0]
+    assert frame.shape == (expected_size[1], expected_size[0], 3)
+    # the picture is the stored one turned clockwise by the tag: the horizontal bar stands upright at 90/270
+    upright = cv2.rotate(_raw_first_frame(v.path), getattr(cv2, cv_code))
+    assert np.abs(frame.astype(int) - upright.astype(int)).mean() < 3
+    ys, xs = np.nonzero(np.abs(frame.astype(int) - 24).max(axis=2) > 30)
+    tall = np.ptp(ys) > np.ptp(xs)
+    assert tall == bool(rotation % 180)
+    assert media.read_frame(v.path, 0.5).shape == frame.shape
 
 
 def test_video_without_audio(tmp_path: Path) -> None:
