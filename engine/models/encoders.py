@@ -1,0 +1,122 @@
+"""The two encoders of the paper, used for both streams: baseline (§4.1) and attention (§4.2).
+
+Both map an image-like input ``(B, C, H, W)`` (an RGB frame, or a log-mel spectrogram as a
+1-channel image) to an L2-normalised ``(B, embed_dim)`` embedding; ``forward_with_maps`` also
+returns the attention maps (one ``(B, h_i, w_i)`` map per level, each summing to 1; ``[]`` for
+the baseline).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.errors import ConfigError
+from engine.models.blocks import ConvTrunk, init_weights
+
+log = logging.getLogger(__name__)
+
+ENCODERS = ("baseline", "attention")
+N_LEVELS = 3  # paper §4.2: local features from n = 3 intermediate blocks
+
+
+class BaselineEncoder(nn.Module):
+    """Conv blocks, global max-pool, FC-ReLU-FC to ``embed_dim``, L2-normalised (after [2], Fig. 2a)."""
+
+    def __init__(self, in_ch: int, channels: tuple[int, ...], embed_dim: int = 128, fc_hidden: int = 512) -> None:
+        super().__init__()
+        self.trunk = ConvTrunk(in_ch, channels)
+        self.fc = nn.Sequential(
+            nn.Linear(channels[-1], fc_hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(fc_hidden, embed_dim),
+        )
+        init_weights(self.trunk)
+
+    def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        top = self.trunk(x)[-1]  # (B, C, h, w)
+        pooled = torch.amax(top, dim=(2, 3))  # (B, C)
+        return F.normalize(self.fc(pooled), dim=-1), []  # (B, D)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_maps(x)[0]
+
+
+class AttentionLevel(nn.Module):
+    """Soft attention of one level of local features against the global feature (Jetley et al.).
+
+    Compatibility ``c = score(project(l) + g)`` with 1x1 convolutions, softmax over positions,
+    and the attention-weighted sum of the local features ``l``.  Because ``project`` and
+    ``score`` are linear, ``c = (u W) l + u (b + g) + u0``: it is evaluated in that factored form,
+    which gives the same numbers without materialising ``project(l)`` (a C_l x C_g conv at every
+    position, ~1.2 GMAC per 224x224 frame).  Note that the ``g`` term is the same at every
+    position, so the softmax cancels it: with this (the paper's) additive compatibility the maps
+    depend on the local features only.
+    """
+
+    def __init__(self, local_ch: int, global_ch: int) -> None:
+        super().__init__()
+        # l is projected to g's channels only when they differ (paper §4.2, step 1)
+        self.project = nn.Conv2d(local_ch, global_ch, 1) if local_ch != global_ch else None
+        self.score = nn.Conv2d(global_ch, 1, 1)
+
+    def forward(self, l: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c_l, h, w = l.shape
+        u = self.score.weight.view(1, -1)  # (1, C_g)
+        shift = g  # (B, C_g)
+        if self.project is not None:
+            u_eff = u @ self.project.weight.view(self.project.out_channels, c_l)  # (1, C_l)
+            shift = g + self.project.bias  # (B, C_g)
+        else:
+            u_eff = u
+        scores = F.conv2d(l, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
+        scores = scores + (shift @ u.t()).view(b, 1, 1, 1) + self.score.bias.view(1, 1, 1, 1)
+        attn = torch.softmax(scores.view(b, h * w), dim=-1)  # (B, h*w), sums to 1
+        feat = torch.bmm(l.reshape(b, c_l, h * w), attn.unsqueeze(-1)).squeeze(-1)  # (B, C_l)
+        return feat, attn.view(b, h, w)
+
+
+class AttentionEncoder(nn.Module):
+    """Conv blocks with soft attention over the last three blocks' local features (paper §4.2).
+
+    Local features ``l_1..l_3`` are the outputs of the last three blocks *before* pooling (as in
+    Jetley et al.'s VGG-att, whose last local feature is also the last conv block); the global
+    feature ``g`` is the last block's output average-pooled to a vector.  The three attended
+    features are concatenated, projected to ``embed_dim`` and L2-normalised.
+    """
+
+    def __init__(self, in_ch: int, channels: tuple[int, ...], embed_dim: int = 128) -> None:
+        super().__init__()
+        if len(channels) < N_LEVELS:
+            raise ConfigError(f"the attention encoder needs at least {N_LEVELS} blocks, got channels {channels}")
+        self.trunk = ConvTrunk(in_ch, channels)
+        local = channels[-N_LEVELS:]
+        self.levels = nn.ModuleList(AttentionLevel(c, channels[-1]) for c in local)
+        self.project = nn.Linear(sum(local), embed_dim)
+        init_weights(self.trunk)
+
+    def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        feats = self.trunk(x)[-N_LEVELS:]  # N_LEVELS x (B, C_i, h_i, w_i)
+        g = feats[-1].mean(dim=(2, 3))  # (B, C_g) global feature
+        attended, maps = [], []
+        for level, l in zip(self.levels, feats):
+            a_feat, a_map = level(l, g)
+            attended.append(a_feat)
+            maps.append(a_map)
+        g_att = torch.cat(attended, dim=-1)  # (B, sum C_i)
+        return F.normalize(self.project(g_att), dim=-1), maps  # (B, D)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_maps(x)[0]
+
+
+def build_encoder(kind: str, in_ch: int, channels: tuple[int, ...], embed_dim: int, fc_hidden: int) -> nn.Module:
+    """An encoder by name (``ModelCfg.encoder``)."""
+    if kind == "baseline":
+        return BaselineEncoder(in_ch, tuple(channels), embed_dim, fc_hidden)
+    if kind == "attention":
+        return AttentionEncoder(in_ch, tuple(channels), embed_dim)
+    raise ConfigError(f"unknown encoder {kind!r}; choose from {list(ENCODERS)}")
