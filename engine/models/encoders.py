@@ -74,7 +74,7 @@ class AttentionLevel(nn.Module):
             u_eff = u
         scores = F.conv2d(l, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
         scores = scores + (shift @ u.t()).view(b, 1, 1, 1) + self.score.bias.view(1, 1, 1, 1)
-        attn = torch.softmax(scores.view(b, h * w), dim=-1)  # (B, h*w), sums to 1
+        attn = torch.softmax(scores.reshape(b, h * w), dim=-1)  # (B, h*w), sums to 1
         feat = torch.bmm(l.reshape(b, c_l, h * w), attn.unsqueeze(-1)).squeeze(-1)  # (B, C_l)
         return feat, attn.view(b, h, w)
 
