@@ -116,7 +116,7 @@ def compare(paths: Sequence[Path]) -> str:
             "| "
             + " | ".join(
                 [
-                    Path(p).name or str(p),
+                    (Path(p).parent.name if Path(p).suffix == ".json" else Path(p).name) or str(p),
                     ev.get("preset") or "-",
                     _encoder(ev),
                     PROJECTOR_NAMES.get(m["projector"], m["projector"]),
