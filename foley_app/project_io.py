@@ -168,7 +168,7 @@ def _parse(path: Path) -> dict:
     except ValueError as exc:  # e.g. an integer with thousands of digits
         raise ProjectError(f"{path}: unreadable number in JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise ProjectError(f"{path}: top level must be a JSON object, got {type(data).__name__}")
+        raise ProjectError(f"{path}: top level must be a JSON object, got {_type_name(data)}")
     return data
 
 
@@ -346,11 +346,14 @@ def load_project(path: Path | str) -> Document:
     except ProjectError as exc:
         msg = str(exc)
         raise ProjectError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-    autosave_of = data.get("autosave_of")
-    doc.path = Path(autosave_of) if path.name.endswith(AUTOSAVE_SUFFIX) and isinstance(autosave_of, str) and autosave_of else path
-    if doc.path != path:
-        doc.dirty = True  # recovered work is not saved in the project yet
+    if path.name.endswith(AUTOSAVE_SUFFIX):  # recovered work: bound to its project, not saved there yet
+        target = data.get("autosave_of")
+        doc.path = Path(target) if isinstance(target, str) and 0 < len(target) <= MAX_PATH_CHARS else None
+        if doc.path is None and path.name.startswith("untitled-"):
+            doc.session_id = path.name[len("untitled-"): -len(AUTOSAVE_SUFFIX)]  # so a save retires this file
+        doc.dirty = True
     else:
+        doc.path = path
         doc.dirty = False
         doc.file_stamp = _stamp(path)
     missing = missing_media(doc)
@@ -458,9 +461,7 @@ def untitled_autosaves(folder: Path | None = None) -> list[Path]:
 
 def recover(autosave: Path | str) -> Document:
     """Open an autosave: the document is bound to its project (None if untitled) and dirty."""
-    doc = load_project(autosave)
-    doc.dirty = True
-    return doc
+    return load_project(autosave)
 
 
 def discard_autosave(doc_or_path: Document | Path | str) -> None:
