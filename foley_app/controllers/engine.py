@@ -1,0 +1,311 @@
+"""The recommender side of the app: loading the model and index, the 1-fps video embedding pass,
+debounced recommendations with stale results dropped, "more like this", and attention maps.
+
+All engine calls run on one dedicated thread (``serial_pool``): the model and the SQLite index are
+used from that thread only. The background video pass runs on the global pool. torch and the
+engine's library are imported there too, so the window appears before they are loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.api import Candidate
+from foley_app.workers import Worker, run_in_pool, serial_pool
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 60
+
+
+@dataclass
+class EngineInfo:
+    """What the status bar shows about the loaded engine."""
+
+    model_path: Path
+    model_id: str
+    device: str
+    n_files: int
+    n_segments: int
+    db_dir: Path
+    load_s: float
+
+
+@dataclass
+class Recommendation:
+    """One finished ranking: which request, for which second (or sound), from where, how fast."""
+
+    request_id: int
+    second: int
+    candidates: list[Candidate]
+    source: str  # "cache" | "live" | "similar"
+    elapsed_ms: float
+    query: str = ""  # the sound name for "more like this"
+
+
+@dataclass
+class _Engine:
+    model: Any
+    index: Any
+    recommender: Any
+    video_cache: Any
+    info: EngineInfo
+    rows: np.ndarray | None = None  # cached 1-fps embeddings of the current video
+    rows_video: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def resolve_device(choice: str) -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; anything else as given."""
+    import torch
+
+    if choice in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def load_engine(model_path: Path, db_dir: Path, cache_dir: Path, device: str = "auto") -> _Engine:
+    """Load the model, open its index and build the recommender (on the engine thread)."""
+    from engine.api import Recommender, SoundIndex
+    from engine.models import AVModel
+
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
+    index = SoundIndex.open(Path(db_dir), model.model_id, readonly=True)
+    rec = Recommender(model, index, cache_dir / "videos")
+    vcache = rec.video_cache
+    stats = index.stats()
+    info = EngineInfo(Path(model_path), model.model_id, dev, int(stats.files),
+                      int(stats.segments), Path(db_dir), time.perf_counter() - t0)
+    log.info("engine loaded in %.2f s: model %s on %s, %d files / %d segments", info.load_s, info.model_id, dev,
+             info.n_files, info.n_segments)
+    return _Engine(model, index, rec, vcache, info)
+
+
+def mean_attention(maps: list[np.ndarray], size: int = 28) -> np.ndarray | None:
+    """Average of the model's attention maps, each resized to ``size`` x ``size`` (None for baselines)."""
+    import cv2
+
+    if not maps:
+        return None
+    acc = np.zeros((size, size), np.float32)
+    for m in maps:
+        m = np.asarray(m, np.float32)
+        m = cv2.resize(m / max(float(m.max()), 1e-12), (size, size), interpolation=cv2.INTER_LINEAR)
+        acc += m
+    return acc / len(maps)
+
+
+class EngineController(QObject):
+    """Owns the engine objects; everything that touches them is queued on ``self.pool``."""
+
+    loading = Signal(str)  # what is being loaded
+    ready = Signal(object)  # EngineInfo
+    load_failed = Signal(str)
+    recommendations_ready = Signal(object)  # Recommendation
+    recommendation_failed = Signal(str)
+    video_pass_progress = Signal(int, int)  # seconds embedded, total
+    video_pass_finished = Signal()
+    attention_ready = Signal(float, object)  # time, (h, w) map or None
+    categories_ready = Signal(list)
+
+    def __init__(self, cache_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache_dir = Path(cache_dir)
+        self.pool = serial_pool("engine")
+        self.engine: _Engine | None = None
+        self.video: Path | None = None
+        self.k = 25
+        self.filters: dict[str, Any] = {}
+        self._latest = 0
+        self._second: int | None = None
+        self._in_flight = False
+        self._pending = False
+        self._similar: Candidate | None = None
+        self._pass: Worker | None = None
+        self._pass_done = 0
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._submit)
+        self.last: Recommendation | None = None
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self, model_path: Path, db_dir: Path, device: str = "auto") -> None:
+        """Load (or reload) the model and index in the background; ``ready`` or ``load_failed`` follows."""
+        self.loading.emit(f"loading model {Path(model_path).name}\u2026")
+        self.engine = None
+        run_in_pool(load_engine, self._on_loaded, self._on_load_failed, Path(model_path), Path(db_dir),
+                    self.cache_dir, device, pool=self.pool)
+
+    def _on_loaded(self, engine: _Engine) -> None:
+        self.engine = engine
+        self.ready.emit(engine.info)
+        run_in_pool(lambda: engine.recommender.categories(), self.categories_ready.emit, None, pool=self.pool)
+        if self.video is not None:
+            self._start_pass()
+        if self._second is not None:
+            self._submit()
+
+    def _on_load_failed(self, exc: BaseException) -> None:
+        log.warning("engine load failed: %s", exc)
+        self.load_failed.emit(str(exc))
+
+    @property
+    def is_ready(self) -> bool:
+        return self.engine is not None
+
+    # -- the video -----------------------------------------------------------------------------
+    def set_video(self, path: Path | None) -> None:
+        """Switch to a video: restart the background 1-fps embedding pass."""
+        if self._pass is not None:
+            self._pass.cancel()
+            self._pass = None
+        self.video = Path(path) if path else None
+        self._pass_done = 0
+        self._second = None
+        if self.engine is not None:
+            self.engine.rows, self.engine.rows_video = None, None
+            if self.video is not None:
+                self._start_pass()
+
+    def _start_pass(self) -> None:
+        engine, video = self.engine, self.video
+        assert engine is not None and video is not None
+
+        def embed(cancel, progress):  # noqa: ANN001, ANN202
+            return engine.video_cache.embed_video(video, progress=progress, cancel=cancel)
+
+        def done(rows: np.ndarray) -> None:
+            if self.video == video and self.engine is engine:
+                engine.rows, engine.rows_video = rows, video
+                self._pass_done = len(rows)
+                self.video_pass_finished.emit()
+
+        def progress(i: int, n: int) -> None:
+            self._pass_done = i
+            self.video_pass_progress.emit(i, n)
+
+        self._pass = run_in_pool(embed, done, lambda exc: log.warning("video pass failed: %s", exc),
+                                 on_progress=progress)
+
+    # -- recommendations -----------------------------------------------------------------------
+    def set_filters(self, **filters: Any) -> None:
+        """Replace the ranking filters (text, include_categories, per_segment, ...) and re-rank."""
+        self.filters = {k: v for k, v in filters.items() if v not in (None, "", [], ())}
+        self._resubmit()
+
+    def set_k(self, k: int) -> None:
+        self.k = max(1, int(k))
+        self._resubmit()
+
+    def request(self, t: float) -> None:
+        """Ask for the list of the second ``t`` falls in (debounced; only the latest ask is answered)."""
+        second = max(0, int(math.floor(t + 1e-6)))
+        self._similar = None
+        if second == self._second and self.last is not None and self.last.source != "similar":
+            return
+        self._second = second
+        self._latest += 1
+        self._debounce.start()
+
+    def more_like_this(self, candidate: Candidate) -> None:
+        """Rank by similarity to a sound instead of the frame (until the playhead moves)."""
+        self._similar = candidate
+        self._latest += 1
+        self._debounce.start(0)
+
+    def back_to_frame(self) -> None:
+        self._similar = None
+        self._resubmit()
+
+    def _resubmit(self) -> None:
+        self._latest += 1
+        if self._second is not None or self._similar is not None:
+            self._debounce.start()
+
+    def _submit(self) -> None:
+        if self.engine is None:
+            return
+        if self._in_flight:  # one at a time; the newest wish runs when this one returns
+            self._pending = True
+            return
+        if self._similar is None and (self.video is None or self._second is None):
+            return
+        self._in_flight, self._pending = True, False
+        rid, engine, video, second = self._latest, self.engine, self.video, self._second or 0
+        k, filters, similar = self.k, dict(self.filters), self._similar
+        use_cache = second < self._pass_done
+        run_in_pool(self._rank, self._on_ranked, self._on_rank_failed, rid, engine, video, second, k, filters,
+                    similar, use_cache, pool=self.pool)
+
+    @staticmethod
+    def _rank(rid: int, engine: _Engine, video: Path | None, second: int, k: int, filters: dict,
+              similar: Candidate | None, use_cache: bool) -> Recommendation:
+        t0 = time.perf_counter()
+        rec = engine.recommender
+        if similar is not None:
+            cands = rec.similar_to_sound(similar.path, offset=similar.start_s, k=k, **filters)
+            return Recommendation(rid, second, cands, "similar", (time.perf_counter() - t0) * 1e3, similar.name)
+        vec, source = None, "live"
+        if use_cache:
+            if engine.rows_video != video or engine.rows is None or second >= len(engine.rows) \
+                    or not np.isfinite(engine.rows[second]).all():
+                rows = engine.video_cache.cached(video)
+                if rows is not None:
+                    engine.rows, engine.rows_video = rows, video
+            if engine.rows is not None and engine.rows_video == video and second < len(engine.rows) \
+                    and np.isfinite(engine.rows[second]).all():
+                vec, source = engine.rows[second], "cache"
+        if vec is None:
+            from engine.data.media import read_frame
+
+            frame = read_frame(video, second + engine.model.features.frame_offset)
+            vec = engine.model.embed_frames(frame[None])[0]
+        cands = rec.for_embedding(np.asarray(vec, np.float32), k=k, **filters)
+        return Recommendation(rid, second, cands, source, (time.perf_counter() - t0) * 1e3)
+
+    def _on_ranked(self, result: Recommendation) -> None:
+        self._in_flight = False
+        if result.request_id == self._latest:
+            self.last = result
+            self.recommendations_ready.emit(result)
+        else:
+            log.debug("dropped stale recommendation %d (latest %d)", result.request_id, self._latest)
+        if self._pending or result.request_id != self._latest:
+            self._submit()
+
+    def _on_rank_failed(self, exc: BaseException) -> None:
+        self._in_flight = False
+        self.recommendation_failed.emit(str(exc))
+        if self._pending:
+            self._submit()
+
+    # -- attention -----------------------------------------------------------------------------
+    def request_attention(self, t: float) -> None:
+        """Compute the attention overlay for the frame at ``t`` (dropped if the engine is not ready)."""
+        engine, video = self.engine, self.video
+        if engine is None or video is None:
+            return
+
+        def attention() -> tuple[float, np.ndarray | None]:
+            from engine.data.media import read_frame
+
+            return t, mean_attention(engine.model.attention_maps(read_frame(video, t)))
+
+        run_in_pool(attention, lambda r: self.attention_ready.emit(*r), None, pool=self.pool)
+
+    def shutdown(self) -> None:
+        if self._pass is not None:
+            self._pass.cancel()
+        self._debounce.stop()
+        self.pool.waitForDone(3000)

@@ -1,0 +1,123 @@
+"""``foley-app [VIDEO] [--library DIR] [--model M] [--project P] [--version]``: the desktop app's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+import traceback
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Foley Assistant"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from engine.version import __version__
+
+    p = argparse.ArgumentParser(prog="foley-app", description="Sound suggestions for video, from your own library.")
+    p.add_argument("video", nargs="?", type=Path, help="video to open (mp4, mov, mkv, avi, webm)")
+    p.add_argument("--library", type=Path, help="a folder of sounds (indexed in the background) or a sound index folder")
+    p.add_argument("--model", type=Path, help="model file (.pt); default: the last one used, else the bundled model")
+    p.add_argument("--project", type=Path, help="project file to open")
+    p.add_argument("--version", action="version", version=f"foley-app {__version__}")
+    return p.parse_args(argv)
+
+
+def log_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def setup_logging(folder: Path | None = None) -> Path | None:
+    """Log INFO+ to a rotating file the user can attach to a bug report (and WARNING+ to stderr)."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    try:
+        folder = folder or log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "foley-app.log"
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+        return path
+    except OSError as exc:
+        log.warning("no log file: %s", exc)
+        return None
+
+
+def install_excepthook(log_file: Path | None) -> None:
+    """Unexpected exceptions are logged and shown (with where the log is) instead of killing the app."""
+    showing = [False]
+
+    def hook(exc_type, exc, tb) -> None:  # noqa: ANN001
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        logging.getLogger("foley_app.crash").error("unexpected error:\n%s", text)
+        if showing[0]:
+            return
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        if QApplication.instance() is None:
+            return
+        showing[0] = True
+        try:
+            QMessageBox.critical(None, "Unexpected error",
+                                 f"{exc_type.__name__}: {exc}\n\nYour work is autosaved. Details are in the log:\n{log_file}")
+        finally:
+            showing[0] = False
+
+    sys.excepthook = hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the app; returns the exit code."""
+    args = parse_args(argv)
+    log_file = setup_logging()
+    install_excepthook(log_file)
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName("FoleyAssistant")
+    from foley_app.theme import apply_theme
+
+    apply_theme(app)
+    window = build_window(args, log_file)
+    window.show()
+    return app.exec()
+
+
+def build_window(args: argparse.Namespace, log_file: Path | None = None, settings=None):  # noqa: ANN001, ANN201
+    """Make the main window and start it on the launch plan (used by ``main`` and the tests)."""
+    from engine.api import default_cache_dir, default_db_dir
+    from foley_app.main_window import MainWindow
+    from foley_app.resources import default_model_path, demo_library_path, demo_video_path
+    from foley_app.settings import Settings
+    from foley_app.startup import plan_launch
+
+    settings = settings or Settings()
+    user_db = Path(default_db_dir())
+    plan = plan_launch(
+        video=args.video, library=args.library, model=args.model, project=args.project,
+        saved_model=settings.model_path, saved_db=settings.library_db, saved_roots=settings.library_roots,
+        default_model=default_model_path(), demo_video=demo_video_path(), demo_library=demo_library_path(),
+        user_db=user_db, demo_db=user_db.parent / "demo-library",
+    )
+    log.info("launch plan: %s", plan)
+    window = MainWindow(settings, Path(default_cache_dir()), log_file)
+    window.start(plan)
+    return window
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Mini waveforms of the listed candidates' matched segments: computed on a worker, cached in the model."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.api import Candidate
+from foley_app.audio_cache import default_cache
+from foley_app.widgets.candidate_model import CandidateListModel, peaks_key
+from foley_app.workers import Worker, run_in_pool
+
+log = logging.getLogger(__name__)
+
+BINS = 48
+
+
+def segment_peaks(c: Candidate, bins: int = BINS) -> np.ndarray:
+    """Absolute peaks of a candidate's matched 1-s segment, loudest bin = 1 (worker thread)."""
+    mm = default_cache().peaks(c.path, bins, float(c.start_s), float(c.start_s) + 1.0)
+    amp = np.abs(mm).max(axis=1)
+    top = float(amp.max()) if amp.size else 0.0
+    return (amp / top).astype(np.float32) if top > 0 else amp.astype(np.float32)
+
+
+class _Sink(QObject):
+    ready = Signal(object, object)  # key, peaks
+
+
+class MiniWaveforms(QObject):
+    """One worker per list: walks the candidates without peaks and posts each as it is done."""
+
+    def __init__(self, model: CandidateListModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._sink = _Sink(self)
+        self._sink.ready.connect(self.model.set_peaks)
+        self._worker: Worker | None = None
+
+    def request(self, candidates: list[Candidate]) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        todo = [c for c in candidates if not self.model.has_peaks(peaks_key(c))]
+        if not todo:
+            return
+        sink = self._sink
+
+        def run(cancel, progress) -> int:  # noqa: ANN001
+            for c in todo:
+                if cancel.is_set():
+                    break
+                try:
+                    sink.ready.emit(peaks_key(c), segment_peaks(c))
+                except Exception as exc:  # noqa: BLE001 - an unreadable file just gets no waveform
+                    log.info("no mini waveform for %s: %s", c.path, exc)
+            return len(todo)
+
+        self._worker = run_in_pool(run, None, None, with_progress=True)
