@@ -79,6 +79,10 @@ class AVModel(nn.Module):
         """uint8 frames ``(B, H, W, 3)`` and log-mels ``(B, 64, 100)`` -> ``(ev, ea)``, each ``(B, D)``."""
         return self.vision(self.prepare_frames(frames)), self.audio(self.prepare_mels(mels))
 
+    def forward(self, frames: torch.Tensor, mels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same as ``encode``; lets ``DistributedDataParallel(model)(frames, mels)`` run its hooks."""
+        return self.encode(frames, mels)
+
     def loss(self, ev: torch.Tensor, ea: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The preset's loss: ``(loss, logits (B,))`` for BCE models, ``(loss, None)`` for contrastive ones."""
         if labels is not None:

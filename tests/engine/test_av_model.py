@@ -51,6 +51,9 @@ def test_encode_gives_unit_embeddings_and_loss() -> None:
         assert ev.shape == ea.shape == (4, 128)
         assert torch.allclose(ev.norm(dim=-1), torch.ones(4), atol=1e-5)
         assert torch.allclose(ea.norm(dim=-1), torch.ones(4), atol=1e-5)
+        m.eval()
+        assert all(torch.equal(a, b) for a, b in zip(m(torch.from_numpy(frames(2)), torch.from_numpy(mels(2))), m.encode(torch.from_numpy(frames(2)), torch.from_numpy(mels(2)))))
+        m.train()
         labels = None if m.cfg.contrastive else torch.tensor([1.0, 0.0, 1.0, 0.0])
         loss, logits = m.loss(ev, ea, labels)
         assert loss.ndim == 0 and torch.isfinite(loss)
@@ -199,6 +202,7 @@ class _Evil:
         return (open, (str(self.marker), "w"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_malicious_pickle_is_refused_without_running_code(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     m = tiny("m5")
