@@ -35,6 +35,7 @@ class VideoInfo:
     rotation: int  # degrees the picture is turned for display
     has_audio: bool
     audio_duration: float
+    video_duration: float = 0.0  # the picture stream's own length (0 when the container does not say)
 
 
 def _open_container(path: Path):  # -> av.container.InputContainer
@@ -49,7 +50,8 @@ def _open_container(path: Path):  # -> av.container.InputContainer
     try:
         return av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise MediaError(f"{path}: not a readable media file ({exc.__class__.__name__}: {exc})") from exc
+        detail = getattr(exc, "strerror", None) or str(exc)  # PyAV's str() repeats errno and path
+        raise MediaError(f"{path}: not a readable media file ({exc.__class__.__name__}: {detail})") from exc
 
 
 def probe_video(path: Path | str) -> VideoInfo:
@@ -68,11 +70,12 @@ def probe_video(path: Path | str) -> VideoInfo:
         if duration <= 0 and container.duration:
             duration = container.duration / 1_000_000
         audio_duration = _stream_duration(container.streams.audio[0]) if container.streams.audio else 0.0
+        video_duration = _stream_duration(vs)
         has_audio = bool(container.streams.audio)
     rotation = _rotation_of(path)
     if rotation % 180 == 90:
         width, height = height, width
-    return VideoInfo(path, duration, width, height, fps, rotation, has_audio, audio_duration)
+    return VideoInfo(path, duration, width, height, fps, rotation, has_audio, audio_duration, video_duration)
 
 
 def _stream_duration(stream) -> float:

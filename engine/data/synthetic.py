@@ -80,22 +80,27 @@ def write_video(
     audio: bool = True,
     codec: str = "libx264",
     rotation: int = 0,
+    seconds: float | None = None,
 ) -> SyntheticVideo:
     """Write an mp4/mkv with one event (or nothing) per second; returns its path and events.
 
     ``size`` is (width, height); odd sizes are allowed (encoded as yuv444p for H.264 then).
     ``rotation`` sets the display-matrix rotation a phone would write (90/180/270).
+    ``seconds`` cuts (or blank-extends) the file to that length, e.g. 0.5 for a too-short video.
     """
     import av
 
     path = Path(path)
     rng = np.random.default_rng(seed)
     w, h = size
-    n_sec = len(events)
+    length = float(len(events) if seconds is None else seconds)
+    n_sec = int(np.ceil(length))
+    events = list(events)[:n_sec] + [None] * max(0, n_sec - len(events))
     wave = np.zeros(n_sec * SR, np.float32)
     for k, ev in enumerate(events):
         if ev is not None:
             wave[k * SR : (k + 1) * SR] = event_sound(ev, 1.0, SR, variant=int(rng.integers(0, 3)))
+    wave = wave[: int(round(length * SR))]
     wave += rng.normal(0, 0.003, wave.shape).astype(np.float32)  # a little room noise
     odd = (w % 2) or (h % 2)
     with av.open(str(path), "w") as out:
@@ -109,7 +114,7 @@ def write_video(
             aus = out.add_stream("aac", rate=SR)
             aus.layout = "mono"
         positions = {k: (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h) for k in range(n_sec)}
-        for i in range(n_sec * fps):
+        for i in range(int(round(length * fps))):
             k = i // fps
             img = np.full((h, w, 3), 24, np.uint8)
             if events[k] is not None:
