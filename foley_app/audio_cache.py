@@ -55,6 +55,9 @@ class AudioCache:
     def __len__(self) -> int:
         return len(self._waves)
 
+    def __bool__(self) -> bool:  # an empty cache is still a cache (``cache or default`` must not skip it)
+        return True
+
     def __contains__(self, path: object) -> bool:
         return isinstance(path, (str, Path)) and _file_key(Path(path)) in self._waves
 

@@ -105,7 +105,7 @@ def render(doc: Document, sr: int = 48_000, length_s: float | None = None, cache
 
     ``length_s`` defaults to the later of the last audible clip's end and the video's end.
     """
-    cache = cache or default_cache()
+    cache = cache if cache is not None else default_cache()
     if cache.sample_rate != sr:
         cache = AudioCache(cache.max_bytes, sr)
     clips = _audible_clips(doc)

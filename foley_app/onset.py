@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from foley_app.audio_cache import AudioCache, default_cache
+from foley_app.commands import AddClip
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,24 @@ def onset_in_file(path: Path | str, start: float = 0.0, end: float | None = None
 
     Decodes the file (through the cache): call it from a worker, not the GUI thread.
     """
-    cache = cache or default_cache()
+    cache = cache if cache is not None else default_cache()
     wave = cache.get(path)
     stop = wave.size if end is None else int(round(end * cache.sample_rate))
     seg = wave[int(round(start * cache.sample_rate)) : stop]
     return first_transient(seg, cache.sample_rate)
+
+
+def snapped_add_clip(track_id: str, sound_path: Path | str, drop_time: float, source_start: float = 0.0,
+                     source_end: float | None = None, cache: AudioCache | None = None, *, name: str = "",
+                     category: str = "", gain_db: float = 0.0) -> AddClip:
+    """An ``AddClip`` whose sound's first transient lands on ``drop_time`` (decodes: run in a worker).
+
+    ``source_end`` defaults to the end of the file; the clip remembers the file's length so trims
+    stop at its end.
+    """
+    cache = cache if cache is not None else default_cache()
+    total = cache.duration(sound_path)
+    end = total if source_end is None else min(source_end, total)
+    onset = onset_in_file(sound_path, source_start, end, cache)
+    return AddClip.at_drop(track_id, Path(sound_path), drop_time, source_start, end, onset,
+                           name=name, category=category, gain_db=gain_db, sound_duration=total)
