@@ -24,3 +24,28 @@ class Candidate:
     duration_s: float  # whole file length (seconds)
     description: str = ""  # BWF description / comment tag, if any
     rank: int = 0  # 1-based position in the list it came from
+
+
+# -- sound library and recommender (engine.library) -------------------------------------------
+# Imported after Candidate: engine.library.recommender builds Candidates.
+from engine.library.indexer import IndexReport, index_library  # noqa: E402
+from engine.library.paths import default_cache_dir, default_db_dir  # noqa: E402
+from engine.library.recommender import Filters, Recommender, load_recommender  # noqa: E402
+from engine.library.sound_index import LibraryStats, SoundIndex  # noqa: E402
+from engine.library.store import SoundFile  # noqa: E402
+from engine.library.video_cache import VideoEmbeddingCache  # noqa: E402
+
+__all__ = [
+    "Candidate",
+    "Filters",
+    "IndexReport",
+    "LibraryStats",
+    "Recommender",
+    "SoundFile",
+    "SoundIndex",
+    "VideoEmbeddingCache",
+    "default_cache_dir",
+    "default_db_dir",
+    "index_library",
+    "load_recommender",
+]

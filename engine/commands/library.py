@@ -1,9 +1,233 @@
-"""`foley-engine` sub-commands: library."""
+"""`foley-engine` sub-commands: index, recommend, spot, library stats|list|remove."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
 import typer
+
+from engine.errors import CheckpointError, ConfigError, EngineError
+
+log = logging.getLogger(__name__)
+
+library_app = typer.Typer(help="Inspect or change a sound index.", no_args_is_help=True)
+
+_DB_HELP = "Index folder (default: the per-user data folder)."
+_MODEL_HELP = "Model file (default: the shipped resources/models/default.pt)."
+
+
+def parse_time(text: str) -> float:
+    """'83.5', '1:23.5' or '00:01:23.5' -> seconds."""
+    if not re.fullmatch(r"\d+(\.\d+)?|\d+:\d{1,2}(\.\d+)?|\d+:\d{1,2}:\d{1,2}(\.\d+)?", text.strip()):
+        raise ConfigError(f"cannot read time {text!r}; write seconds (83.5), MM:SS.s (1:23.5) or HH:MM:SS.s (00:01:23.5)")
+    seconds = 0.0
+    for part in text.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _model(path: Path | None):
+    from engine.library.paths import default_model_path
+    from engine.models import AVModel
+
+    path = path or default_model_path()
+    if path is None:
+        raise CheckpointError("no model: pass --model PATH (the shipped default model resources/models/default.pt is not installed yet)")
+    return AVModel.load(Path(path)).eval()
+
+
+def _db(db: Path | None) -> Path:
+    from engine.library.paths import default_db_dir
+
+    return db or default_db_dir()
+
+
+def _fail(exc: EngineError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _candidate_dict(c) -> dict:
+    return {
+        "rank": c.rank, "score": round(c.score, 4), "distance": round(c.distance, 4), "name": c.name,
+        "category": c.category, "start_s": c.start_s, "duration_s": round(c.duration_s, 3),
+        "path": os.fsencode(c.path).decode("utf-8", "replace"), "sound_id": c.sound_id, "description": c.description,
+    }
+
+
+def _table(cands) -> str:
+    lines = [f"{'#':>3}  {'score':>5}  {'offset':>6}  {'category':<16} {'name':<32} path"]
+    for c in cands:
+        lines.append(f"{c.rank:>3}  {c.score:5.3f}  {c.start_s:6.1f}  {c.category[:16]:<16} {c.name[:32]:<32} "
+                     f"{os.fsencode(c.path).decode('utf-8', 'replace')}")
+    return "\n".join(lines)
+
+
+def index_cmd(
+    library_dirs: list[Path] = typer.Argument(..., help="Folders (or files) of sounds to index."),
+    model: Path = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    workers: int = typer.Option(2, "--workers", "-w", help="Decoding processes (0 = decode in this process)."),
+    max_seconds_per_file: float = typer.Option(600.0, "--max-seconds-per-file", help="Index only the start of longer files."),
+    reembed: bool = typer.Option(False, "--reembed", help="Drop all vectors and embed everything again with this model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Index sound folders: new and changed files are embedded, deleted ones dropped."""
+    from engine.library.indexer import index_library
+
+    try:
+        m = _model(model)
+        report = index_library(list(library_dirs), m, _db(db), workers=workers, progress=not quiet,
+                               max_seconds_per_file=max_seconds_per_file, reembed=reembed)
+    except EngineError as exc:
+        _fail(exc)
+    typer.echo(report.summary())
+
+
+def recommend_cmd(
+    video: Path = typer.Argument(..., help="Video file."),
+    at: str = typer.Option(..., "--at", help="Time in the video: 83.5, 1:23.5 or 00:01:23.5."),
+    top: int = typer.Option(10, "--top", "-k", help="How many sounds."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    model: Path = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    category: list[str] = typer.Option(None, "--category", help="Only these categories (repeatable)."),
+    text: str = typer.Option(None, "--text", help="Only sounds whose name/description/category contain these words."),
+    per_segment: bool = typer.Option(False, "--per-segment", help="One row per matching segment, not per file."),
+) -> None:
+    """Ranked sounds for one moment of a video."""
+    from engine.library.recommender import Recommender
+    from engine.library.sound_index import SoundIndex
+
+    try:
+        t = parse_time(at)
+        m = _model(model)
+        with SoundIndex.open(_db(db), m.model_id, readonly=True) as index:
+            cands = Recommender(m, index).for_video(video, t, k=top, include_categories=category or None, text=text, per_segment=per_segment)
+    except EngineError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"video": str(video), "t": t, "candidates": [_candidate_dict(c) for c in cands]}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"{video} at {t:.2f} s")
+        typer.echo(_table(cands))
+
+
+def spot_cmd(
+    video: Path = typer.Argument(..., help="Video file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for cues.csv and cues.json."),
+    per_shot: bool = typer.Option(False, "--per-shot", help="One cue per shot (histogram-difference cut detector) instead of per second."),
+    top: int = typer.Option(5, "--top", "-k", help="Candidates per cue."),
+    model: Path = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Video embedding cache (default: the per-user cache folder)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Write a cue sheet (CSV + JSON) of the top sounds for every second or every shot of a video."""
+    from engine.library.spotting import spot_video
+
+    try:
+        m = _model(model)
+        cues = spot_video(video, m, _db(db), cache_dir=cache_dir, per_shot=per_shot, top=top, progress=not quiet)
+    except EngineError as exc:
+        _fail(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["cue", "start_s", "end_s", "rank", "score", "name", "category", "offset_s", "path"])
+    for cue in cues:
+        for c in cue["candidates"]:
+            writer.writerow([cue["cue"], f"{cue['start_s']:.3f}", f"{cue['end_s']:.3f}", c["rank"], c["score"], c["name"], c["category"], c["start_s"], c["path"]])
+    _write_atomic(out / "cues.csv", buf.getvalue())
+    _write_atomic(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "cues": cues}, indent=2, ensure_ascii=False))
+    typer.echo(f"{len(cues)} cues written to {out / 'cues.csv'} and {out / 'cues.json'}")
+
+
+def stats_cmd(
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    skipped: bool = typer.Option(False, "--skipped", help="Also list the files that could not be indexed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Totals of an index: files, segments, hours, categories, model, disk use."""
+    from engine.library.sound_index import SoundIndex
+
+    try:
+        with SoundIndex.open(_db(db), readonly=True) as index:
+            st = index.stats()
+            skips = index.skipped()
+    except EngineError as exc:
+        _fail(exc)
+    data = {"db_dir": str(st.db_dir), "model_id": st.model_id, "files": st.files, "segments": st.segments,
+            "hours": round(st.hours, 3), "categories": st.categories, "skipped": st.skipped, "disk_mb": round(st.disk_bytes / 1e6, 1),
+            "hnsw": st.hnsw.__dict__}
+    if as_json:
+        if skipped:
+            data["skipped_files"] = [{"path": p, "reason": r} for p, r in skips]
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:>10}: {value}")
+    if skipped:
+        for p, r in skips:
+            typer.echo(f"skipped {p}: {r}")
+
+
+def list_cmd(
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    category: str = typer.Option(None, "--category", help="Only this category."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the indexed files."""
+    from engine.library.sound_index import SoundIndex
+
+    try:
+        with SoundIndex.open(_db(db), readonly=True) as index:
+            files = [f for f in index.files() if category is None or f.category.lower() == category.lower()]
+    except EngineError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([{"id": f.id, "path": f.display_path, "name": f.name, "category": f.category,
+                                 "duration_s": f.duration, "segments": f.n_segments, "description": f.description} for f in files],
+                              indent=2, ensure_ascii=False))
+        return
+    for f in sorted(files, key=lambda f: f.display_path):
+        typer.echo(f"{f.id:>6}  {f.duration:8.2f}s  {f.category[:16]:<16} {f.display_path}")
+
+
+def remove_cmd(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to remove from the index (the files themselves are not touched)."),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Remove files (or everything under folders) from the index."""
+    from engine.library.sound_index import SoundIndex
+
+    try:
+        with SoundIndex.open(_db(db), readonly=False) as index:
+            removed = index.remove(list(paths))
+    except EngineError as exc:
+        _fail(exc)
+    typer.echo(f"removed {len(removed)} files from the index")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the CLI (filled in by the issue that owns them)."""
+    """Add this module's commands to the CLI."""
+    app.command("index")(index_cmd)
+    app.command("recommend")(recommend_cmd)
+    app.command("spot")(spot_cmd)
+    library_app.command("stats")(stats_cmd)
+    library_app.command("list")(list_cmd)
+    library_app.command("remove")(remove_cmd)
+    app.add_typer(library_app, name="library")
+

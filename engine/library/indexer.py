@@ -170,14 +170,16 @@ class _Run:
         if to_hash:
             with ThreadPoolExecutor(4) as pool:
                 hashes = list(pool.map(lambda t: _safe_hash(t.found.path), to_hash))
-            by_hash = {f.content_hash: f for f in vanished.values()}
+            by_hash: dict[str, list[SoundFile]] = {}
+            for f in vanished.values():
+                by_hash.setdefault(f.content_hash, []).append(f)
             touched: list[tuple[_Task, SoundFile]] = []
             for t, h in zip(to_hash, hashes):
                 t.known_hash = h
                 if t.replaces is not None and h == t.replaces.content_hash:
                     touched.append((t, t.replaces))
-                elif t.replaces is None and h in by_hash:
-                    moved = by_hash.pop(h)
+                elif t.replaces is None and by_hash.get(h):
+                    moved = by_hash[h].pop()
                     vanished.pop(os.fsencode(moved.path), None)
                     touched.append((t, moved))
                     report.moved += 1
@@ -191,19 +193,10 @@ class _Run:
                     )
             report.unchanged += len(touched) - report.moved
         if vanished:
-            self._remove(list(vanished.values()))
+            index.remove_rows(list(vanished.values()))
             report.removed = len(vanished)
         tasks.sort(key=lambda t: os.fsencode(t.found.path))
         return tasks
-
-    def _remove(self, rows: list[SoundFile]) -> None:
-        with self.index.store.transaction() as conn:
-            freed = Store.delete_files(conn, rows)
-        if self.index.hnsw is not None:
-            for f in rows:
-                self.index.hnsw.mark_deleted(np.arange(f.label0, f.label0 + f.n_segments))
-        for cid in freed:
-            self.index.chunk_path(cid).unlink(missing_ok=True)
 
     # -- embedding --------------------------------------------------------------------------------
     def embed_all(self, tasks: list[_Task], workers: int, progress: bool, cancel: threading.Event | None, on_progress: Callable[[int, int], None] | None) -> None:

@@ -10,6 +10,7 @@ description, then iXML ``DESCRIPTION``/``NOTE``, then a comment/description tag.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -141,18 +142,27 @@ def container_tags(path: Path) -> dict[str, str]:
     return {str(k).lower(): str(v).strip() for k, v in tags.items() if str(v).strip()}
 
 
+def printable(name: str) -> str:
+    """A file or folder name as valid text even when its bytes are not UTF-8."""
+    return os.fsencode(name).decode("utf-8", errors="replace")
+
+
 def folder_category(path: Path, root: Path) -> str:
     """The name of the folder a file is in (the library folder's own name for top-level files)."""
     parent = path.parent
-    return parent.name if parent.name else root.name
+    return printable(parent.name if parent.name else root.name)
 
 
-def read_metadata(path: Path, root: Path, duration: float, sample_rate: int, channels: int) -> SoundMeta:
-    """Everything but the audio: names, description and category by the precedence in the module doc."""
-    chunks = riff_chunks(path)  # checks the header itself: any extension can hide a WAV
+def read_metadata(path: Path, root: Path, duration: float, sample_rate: int, channels: int, readable: Path | None = None) -> SoundMeta:
+    """Everything but the audio: names, description and category by the precedence in the module doc.
+
+    ``readable`` is where to read the bytes when ``path`` itself cannot be opened by name.
+    """
+    source = readable or path
+    chunks = riff_chunks(source)  # checks the header itself: any extension can hide a WAV
     ixml = ixml_fields(chunks["iXML"]) if "iXML" in chunks else {}
-    tags = container_tags(path)
-    stem = path.stem
+    tags = container_tags(source)
+    stem = printable(path.stem)
     ucs = ucs_category(stem) or (ucs_category(ixml["CATID"] + "_") if "CATID" in ixml else None)
 
     if ixml.get("CATEGORY"):

@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,15 +87,16 @@ def prepare_file(
     from engine.library.metadata import read_metadata
 
     try:
-        digest = known_hash or content_hash(path)
-        duration, sr, channels = audio_info(path)
-        wave = load_audio(path, features.sample_rate, 0.0, min(duration, max_seconds) if duration > 0 else max_seconds)
-        decoded = wave.size / features.sample_rate
-        if wave.size == 0:
-            return FailedFile(path, size, mtime_ns, "no audio samples")
-        if duration <= 0:
-            duration = decoded
-        meta = read_metadata(path, root, duration, sr or features.sample_rate, channels or 1)
+        with _decodable(path) as readable:
+            digest = known_hash or content_hash(path)
+            duration, sr, channels = audio_info(readable)
+            wave = load_audio(readable, features.sample_rate, 0.0, min(duration, max_seconds) if duration > 0 else max_seconds)
+            decoded = wave.size / features.sample_rate
+            if wave.size == 0:
+                return FailedFile(path, size, mtime_ns, "no audio samples")
+            if duration <= 0:
+                duration = decoded
+            meta = read_metadata(path, root, duration, sr or features.sample_rate, channels or 1, readable=readable)
         starts = segment_starts(min(duration, decoded), hop, features.clip_seconds, max_seconds)
         clips = clips_from_wave(wave, starts, features)  # (N, samples)
         mels = log_mel_batch(clips, features)  # (N, n_mels, n_frames)
@@ -102,6 +107,21 @@ def prepare_file(
     except (OSError, ValueError, RuntimeError, MemoryError, EOFError) as exc:
         return FailedFile(path, size, mtime_ns, f"{exc.__class__.__name__}: {exc}")
     return PreparedFile(path, root, size, mtime_ns, digest, meta, hop, mels, duration > max_seconds, decoded)
+
+
+@contextmanager
+def _decodable(path: Path) -> Iterator[Path]:
+    """``path``, or a temporary UTF-8-named symlink to it: libsndfile and FFmpeg reject non-UTF-8 names."""
+    try:
+        os.fsencode(path).decode("utf-8")
+        yield path
+        return
+    except UnicodeDecodeError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="foley-index-") as tmp:
+        link = Path(tmp) / f"sound{path.suffix.encode('utf-8', 'replace').decode('utf-8', 'replace')}"
+        os.symlink(os.path.abspath(path), link)
+        yield link
 
 
 def _short(message: str, path: Path) -> str:

@@ -282,6 +282,32 @@ class SoundIndex:
         self.hnsw = HnswIndex(dim, params)
         log.info("index %s bound to model %s", self.db_dir, model_id)
 
+    def remove_rows(self, rows: list[SoundFile]) -> None:
+        """Drop files from the database and the graph; free chunks nobody uses any more (writers)."""
+        assert not self.readonly
+        with self.store.transaction() as conn:
+            freed = Store.delete_files(conn, rows)
+        if self.hnsw is not None:
+            for f in rows:
+                self.hnsw.mark_deleted(np.arange(f.label0, f.label0 + f.n_segments))
+        for cid in freed:
+            self.chunk_path(cid).unlink(missing_ok=True)
+        self.refresh_files()
+
+    def remove(self, paths: list[Path]) -> list[SoundFile]:
+        """Remove the given files, and every file under the given folders; returns what was removed."""
+        import os
+
+        prefixes = [os.fsencode(os.path.abspath(p)) for p in paths]
+        rows = [
+            f for f in self._files
+            if any((k := os.fsencode(f.path)) == p or k.startswith(p.rstrip(b"/") + b"/") for p in prefixes)
+        ]
+        if rows:
+            self.remove_rows(rows)
+            self.save()
+        return rows
+
     def refresh_files(self) -> None:
         """Re-read the file table after a commit (writers)."""
         self.seq, self._files, self.meta = self.store.snapshot()

@@ -1,0 +1,289 @@
+"""``Recommender``: ranked sounds for a frame, an embedding, a video time or another sound.
+
+Search: HNSW over all segments, over-fetching until enough *files* survive the filters, the
+one-row-per-file grouping and the per-category cap (the fetch grows 4x per round). When the
+filters leave few segments (``EXACT_LIMIT``) or the fetch grows too large, the allowed segments
+are searched exactly instead, so a narrow filter never returns fewer results than exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from engine.api import Candidate
+from engine.errors import ConfigError
+from engine.library.sound_index import SoundIndex
+from engine.library.vectors import exact_search
+
+log = logging.getLogger(__name__)
+
+EXACT_LIMIT = 20_000  # filtered searches over at most this many segments are exact
+MAX_FETCH = 4_096  # beyond this HNSW over-fetch, search the allowed segments exactly
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a result may be; every field optional. ``text`` terms must all appear (case-insensitive)."""
+
+    text: str | None = None  # over name, description, category, subcategory and file name
+    include_categories: tuple[str, ...] | None = None
+    exclude_categories: tuple[str, ...] | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    path_contains: str | None = None
+    max_per_category: int | None = None  # diversity: at most N results per category
+    exclude_files: frozenset[Path] = frozenset()
+    per_segment: bool = False  # one row per matching segment instead of per file
+
+    @classmethod
+    def of(cls, **kwargs: object) -> Filters:
+        names = {f.name for f in fields(cls)}
+        unknown = set(kwargs) - names
+        if unknown:
+            raise ConfigError(f"unknown filter(s) {sorted(unknown)}; choose from {sorted(names)}")
+        for key in ("include_categories", "exclude_categories"):
+            if kwargs.get(key) is not None:
+                value = kwargs[key]
+                kwargs[key] = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+        kwargs["exclude_files"] = frozenset(Path(p) for p in (kwargs.get("exclude_files") or ()))  # type: ignore[union-attr]
+        if kwargs.get("max_per_category") is not None and int(kwargs["max_per_category"]) < 1:  # type: ignore[arg-type]
+            raise ConfigError("max_per_category must be at least 1")
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def mask_key(self) -> tuple:
+        return (self.text, self.include_categories, self.exclude_categories, self.min_duration, self.max_duration, self.path_contains, self.exclude_files)
+
+    @property
+    def restricts_files(self) -> bool:
+        return any(v not in (None, frozenset()) for v in self.mask_key())
+
+
+def score_of(distance: np.ndarray | float) -> np.ndarray | float:
+    """0..1, higher is better: ``1 - distance / 2`` (unit vectors are at most 2 apart)."""
+    return np.clip(1.0 - np.asarray(distance) / 2.0, 0.0, 1.0)
+
+
+class Recommender:
+    """Ranks library sounds for frames, embeddings, video times and other sounds (see module doc)."""
+
+    def __init__(self, model, index: SoundIndex, cache_dir: Path | None = None) -> None:
+        self.model = model
+        self.index = index
+        self._lock = threading.Lock()
+        self._masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._video_cache = None
+        if cache_dir is not None:
+            from engine.library.video_cache import VideoEmbeddingCache
+
+            self._video_cache = VideoEmbeddingCache(model, cache_dir)
+        self._load_files()
+
+    @property
+    def video_cache(self):  # -> VideoEmbeddingCache | None
+        return self._video_cache
+
+    def _load_files(self) -> None:
+        files = self.index.files()  # sorted by label0
+        self.files = files
+        self._label0 = np.array([f.label0 for f in files], np.int64)
+        self._nseg = np.array([f.n_segments for f in files], np.int64)
+        self._hop = np.array([f.hop for f in files], np.float64)
+        self._duration = np.array([f.duration for f in files], np.float64)
+        cats = sorted({f.category for f in files})
+        self._cat_names = cats
+        self._cat = np.array([cats.index(f.category) for f in files], np.int64) if files else np.zeros(0, np.int64)
+        self._by_path = {f.path: i for i, f in enumerate(files)}
+        self._masks.clear()
+
+    def refresh(self) -> bool:
+        """Reopen the index if another process changed it; True when it did."""
+        if not self.index.is_stale():
+            return False
+        new = SoundIndex.open(self.index.db_dir, self.model.model_id, readonly=True)
+        old, self.index = self.index, new
+        old.close()
+        self._load_files()
+        return True
+
+    def categories(self) -> list[str]:
+        return list(self._cat_names)
+
+    # -- queries ----------------------------------------------------------------------------------
+    def for_embedding(self, vec: np.ndarray, k: int = 10, **filters: object) -> list[Candidate]:
+        """Nearest library sounds to a 128-d embedding (frame or audio)."""
+        f = Filters.of(**filters)
+        q = np.asarray(vec, np.float32).reshape(-1)
+        if q.shape[0] != self.index.dim:
+            raise ConfigError(f"embedding has {q.shape[0]} dimensions, the index {self.index.dim}")
+        with self._lock:
+            return self._search(q, k, f)
+
+    def for_frame(self, rgb: np.ndarray, k: int = 10, **filters: object) -> list[Candidate]:
+        """Sounds for one RGB uint8 frame ``(H, W, 3)``: runs the visual encoder once."""
+        vec = self.model.embed_frames(np.asarray(rgb)[None])[0]  # (D,)
+        return self.for_embedding(vec, k, **filters)
+
+    def for_video(self, path: Path, t: float, k: int = 10, **filters: object) -> list[Candidate]:
+        """Sounds for a video at time ``t``: the cached 1-fps embedding of second ``floor(t)`` if there is one."""
+        vec = self.frame_embedding(Path(path), t)
+        return self.for_embedding(vec, k, **filters)
+
+    def frame_embedding(self, path: Path, t: float) -> np.ndarray:
+        """The embedding used for a video time: cache row ``floor(t)`` (frame at ``floor(t) + 0.5``) or a fresh decode."""
+        if self._video_cache is not None:
+            rows = self._video_cache.cached(path)
+            if rows is not None and rows.shape[0]:
+                second = min(max(int(math.floor(t)), 0), rows.shape[0] - 1)
+                if np.all(np.isfinite(rows[second])):
+                    return rows[second]
+        from engine.data.media import read_frame
+
+        return self.model.embed_frames(read_frame(path, t)[None])[0]
+
+    def similar_to_sound(self, path: Path, offset: float = 0.0, k: int = 10, **filters: object) -> list[Candidate]:
+        """"More like this": sounds near the 1-s segment of ``path`` at ``offset`` (the file itself excluded)."""
+        from engine.data.features import clips_from_wave, log_mel_batch
+        from engine.data.media import load_audio
+
+        feats = self.model.features
+        wave = load_audio(path, feats.sample_rate, max(0.0, offset), feats.clip_seconds)
+        mels = log_mel_batch(clips_from_wave(wave, [0.0], feats), feats)  # (1, n_mels, n_frames)
+        vec = self.model.embed_audio(mels)[0]
+        excluded = set(filters.pop("exclude_files", None) or ()) | {Path(path)}  # type: ignore[arg-type]
+        return self.for_embedding(vec, k, exclude_files=excluded, **filters)
+
+    # -- search -----------------------------------------------------------------------------------
+    def _file_mask(self, f: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(allowed file mask, allowed labels, their vectors when few enough for exact search)``, cached."""
+        key = f.mask_key()
+        if key in self._masks:
+            self._masks.move_to_end(key)
+            return self._masks[key]
+        n = len(self.files)
+        mask = np.ones(n, bool)
+        if f.text:
+            terms = f.text.lower().split()
+            for i, sf in enumerate(self.files):
+                hay = f"{sf.name}\n{sf.description}\n{sf.category}\n{sf.subcategory}\n{sf.path.name}".lower()
+                mask[i] = all(t in hay for t in terms)
+        if f.include_categories is not None:
+            wanted = {c.lower() for c in f.include_categories}
+            mask &= np.array([c.lower() in wanted for c in self._cat_names], bool)[self._cat] if n else mask
+        if f.exclude_categories:
+            unwanted = {c.lower() for c in f.exclude_categories}
+            mask &= ~np.array([c.lower() in unwanted for c in self._cat_names], bool)[self._cat] if n else mask
+        if f.min_duration is not None:
+            mask &= self._duration >= f.min_duration
+        if f.max_duration is not None:
+            mask &= self._duration <= f.max_duration
+        if f.path_contains:
+            needle = f.path_contains.lower()
+            mask &= np.array([needle in sf.display_path.lower() for sf in self.files], bool)
+        for p in f.exclude_files:
+            i = self._by_path.get(Path(p))
+            if i is not None:
+                mask[i] = False
+        idx = np.flatnonzero(mask)
+        labels = np.concatenate([np.arange(self._label0[i], self._label0[i] + self._nseg[i]) for i in idx]) if len(idx) else np.zeros(0, np.int64)
+        vectors = self.index.hnsw.get(labels) if len(labels) <= EXACT_LIMIT and self.index.hnsw is not None else None
+        entry = (mask, labels, vectors)
+        self._masks[key] = entry
+        if len(self._masks) > 16:
+            self._masks.popitem(last=False)
+        return entry
+
+    def _achievable(self, mask: np.ndarray | None, f: Filters) -> int:
+        """How many rows the filters can yield at most (so the over-fetch knows when to stop)."""
+        allowed = np.ones(len(self.files), bool) if mask is None else mask
+        if f.per_segment:
+            per_cat = np.bincount(self._cat[allowed], weights=self._nseg[allowed], minlength=len(self._cat_names))
+        else:
+            per_cat = np.bincount(self._cat[allowed], minlength=len(self._cat_names))
+        if f.max_per_category is not None:
+            per_cat = np.minimum(per_cat, f.max_per_category)
+        return int(per_cat.sum())
+
+    def _search(self, q: np.ndarray, k: int, f: Filters) -> list[Candidate]:
+        hnsw = self.index.hnsw
+        if k <= 0 or hnsw is None or not self.files:
+            return []
+        mask = labels = vectors = None
+        if f.restricts_files:
+            mask, labels, vectors = self._file_mask(f)
+            if len(labels) == 0:
+                return []
+        want = min(k, self._achievable(mask, f))
+        if vectors is not None:  # few allowed segments: exact
+            rows, d = exact_search(vectors, q, len(labels))
+            return self._rank(labels[rows], d, mask, f, want)
+        fetch = max(4 * k, 32)
+        while True:
+            found, d = hnsw.search(q, fetch, ef=max(hnsw.params.ef_search, fetch))
+            out = self._rank(found, d, mask, f, want)
+            if len(out) >= want or fetch >= len(hnsw):
+                return out
+            fetch *= 4
+            if fetch > MAX_FETCH:
+                return self._exact_fallback(q, mask, labels, f, want)
+
+    def _exact_fallback(self, q: np.ndarray, mask: np.ndarray | None, labels: np.ndarray | None, f: Filters, want: int) -> list[Candidate]:
+        """Exact search over all allowed segments, in blocks (rare: very selective diversity/filters)."""
+        if labels is None:
+            labels = np.concatenate([np.arange(a, a + n) for a, n in zip(self._label0, self._nseg)])
+        best_l, best_d = [], []
+        for i in range(0, len(labels), 65_536):
+            block = labels[i : i + 65_536]
+            rows, d = exact_search(self.index.hnsw.get(block), q, len(block))
+            best_l.append(block[rows])
+            best_d.append(d)
+        all_l, all_d = np.concatenate(best_l), np.concatenate(best_d)
+        order = np.argsort(all_d, kind="stable")
+        return self._rank(all_l[order], all_d[order], mask, f, want)
+
+    def _rank(self, labels: np.ndarray, dist: np.ndarray, mask: np.ndarray | None, f: Filters, want: int) -> list[Candidate]:
+        """Nearest-first labels -> candidates: filter, one per file (unless per-segment), category cap."""
+        fi = np.searchsorted(self._label0, labels, side="right") - 1  # file index of each label
+        ok = (fi >= 0) & (labels < self._label0[np.maximum(fi, 0)] + self._nseg[np.maximum(fi, 0)])
+        if mask is not None:
+            ok &= mask[np.maximum(fi, 0)]
+        out: list[Candidate] = []
+        seen: set[int] = set()
+        per_cat: dict[int, int] = {}
+        for label, i, d, good in zip(labels.tolist(), fi.tolist(), dist.tolist(), ok.tolist()):
+            if not good or (not f.per_segment and i in seen):
+                continue
+            c = int(self._cat[i])
+            if f.max_per_category is not None and per_cat.get(c, 0) >= f.max_per_category:
+                continue
+            seen.add(i)
+            per_cat[c] = per_cat.get(c, 0) + 1
+            sf = self.files[i]
+            out.append(Candidate(
+                sound_id=sf.id, path=sf.path, name=sf.name, category=sf.category,
+                start_s=float((label - sf.label0) * sf.hop), distance=float(d), score=float(score_of(d)),
+                duration_s=sf.duration, description=sf.description, rank=len(out) + 1,
+            ))
+            if len(out) >= want:
+                break
+        return out
+
+
+def load_recommender(model_path: Path | None = None, db_dir: Path | None = None, cache_dir: Path | None = None) -> Recommender:
+    """The model (default: the shipped one), the index (default: the user's) and the video cache, ready to rank."""
+    from engine.errors import CheckpointError
+    from engine.library.paths import default_cache_dir, default_db_dir, default_model_path
+    from engine.models import AVModel
+
+    path = model_path or default_model_path()
+    if path is None:
+        raise CheckpointError("no model given and the shipped model resources/models/default.pt is not installed; pass a model file")
+    model = AVModel.load(Path(path)).eval()
+    index = SoundIndex.open(Path(db_dir) if db_dir else default_db_dir(), model.model_id, readonly=True)
+    return Recommender(model, index, Path(cache_dir) if cache_dir else default_cache_dir())
