@@ -136,7 +136,7 @@ def render(doc: Document, sr: int = 48_000, length_s: float | None = None, cache
 def limit(x: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_ms: float = LOOKAHEAD_MS,
           release_ms: float = RELEASE_MS) -> np.ndarray:
     """Look-ahead peak limiter: ``|y| <= ceiling`` everywhere; a signal under the ceiling is returned as is."""
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.ndimage import minimum_filter1d
 
     x = np.asarray(x, np.float32)
     ceiling = np.float32(db_to_gain(ceiling_db))
@@ -144,21 +144,23 @@ def limit(x: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_ms: 
     if x.size == 0 or float(mag.max()) <= ceiling:
         return x.copy()
     look = max(1, int(round(lookahead_ms * sr / 1000)))
-    need = np.minimum(np.float32(1.0), ceiling / np.maximum(mag, np.float32(1e-30)))  # gain each sample needs
-    # m[k] <= need[n] for every n within look-1 samples of k; then any release curve under m,
-    # averaged over `look` samples, stays <= need[n] at every n
-    m = minimum_filter1d(need, size=2 * look - 1, mode="nearest")
-    n_blocks = -(-m.size // _BLOCK)
-    padded = np.ones(n_blocks * _BLOCK, np.float32)
-    padded[: m.size] = m
-    block_min = padded.reshape(n_blocks, _BLOCK).min(axis=1)
+    n_blocks = -(-x.size // _BLOCK)
+    padded = np.zeros(n_blocks * _BLOCK, np.float32)
+    padded[: x.size] = mag
+    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, _BLOCK).max(axis=1), 1e-30))  # per block
+    # target[j] <= the gain every sample within look-1 samples of block j needs; a release curve
+    # under it, averaged over `look` samples, then stays under what each sample needs
+    target = minimum_filter1d(need, size=2 * (-(-(look - 1) // _BLOCK)) + 1, mode="nearest")
     alpha = 1.0 - math.exp(-_BLOCK / (release_ms * sr / 1000))
-    rel = np.empty(n_blocks, np.float32)
+    rel = np.empty(n_blocks, np.float64)
     g = 1.0
-    for j, target in enumerate(block_min.tolist()):  # instant attack, exponential release
-        g = target if target <= g else g + (target - g) * alpha
+    for j, t in enumerate(target.tolist()):  # instant attack, exponential release
+        g = t if t <= g else g + (t - g) * alpha
         rel[j] = g
-    gain = uniform_filter1d(np.repeat(rel, _BLOCK)[: m.size], size=look, mode="nearest")
+    per_sample = np.repeat(rel, _BLOCK)[: x.size]
+    ext = np.concatenate([np.full(look // 2, per_sample[0]), per_sample, np.full((look - 1) // 2, per_sample[-1])])
+    csum = np.concatenate([[0.0], np.cumsum(ext)])
+    gain = ((csum[look:] - csum[:-look]) / look).astype(np.float32)  # centred moving average
     y = x * gain
     return np.clip(y, -ceiling, ceiling, out=y)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import correlate
 
 from engine.data.media import load_audio
@@ -257,3 +259,15 @@ def test_cue_sheet_rows(sounds: dict[str, Path], tmp_path: Path) -> None:
     assert Path(noise["source_file"]) == sounds["noise"].resolve()
     assert tick["category"] == "'=HYPERLINK()"  # a spreadsheet will not run it
     assert all(r["audible"] == "yes" for r in rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 20_000), scale=st.floats(0.5, 1e4),
+       spikes=st.integers(0, 20), sr=st.sampled_from([8_000, 44_100, 48_000, 96_000]))
+def test_limiter_ceiling_holds_for_any_signal(seed: int, n: int, scale: float, spikes: int, sr: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(0, 1, n) * scale).astype(np.float32)
+    x[rng.integers(0, n, spikes)] *= 50
+    y = limit(x, sr)
+    assert y.shape == x.shape and np.abs(y).max() <= CEILING
+    assert np.all(np.sign(y[y != 0]) == np.sign(x[y != 0]))  # gain only, never inverted
