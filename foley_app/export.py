@@ -100,18 +100,28 @@ def _check_sounds(clips: list[tuple[Track, Clip]]) -> None:
 
 
 def render(doc: Document, sr: int = 48_000, length_s: float | None = None, cache: AudioCache | None = None,
-           progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+           progress: Progress | None = None, cancel: threading.Event | None = None,
+           skip_missing: bool = False) -> np.ndarray:
     """The raw sum of all audible clips (mono float32, may exceed 1), ``length_s`` long.
 
     ``length_s`` defaults to the later of the last audible clip's end and the video's end.
+    Missing or unreadable sounds raise ``ExportError``, or play as silence with ``skip_missing``
+    (for playback while media are being relinked).
     """
     cache = cache if cache is not None else default_cache()
     if cache.sample_rate != sr:
         cache = AudioCache(cache.max_bytes, sr)
     clips = _audible_clips(doc)
-    _check_sounds(clips)
+    if not skip_missing:
+        _check_sounds(clips)
     if length_s is None:
-        length_s = max([c.end for _, c in clips] + [video_duration(doc) or 0.0])
+        try:
+            video_s = video_duration(doc) or 0.0
+        except ExportError:
+            if not skip_missing:
+                raise
+            video_s = 0.0
+        length_s = max([c.end for _, c in clips] + [video_s])
     n = int(round(length_s * sr))
     try:
         out = np.zeros(n, np.float32)
@@ -123,6 +133,9 @@ def render(doc: Document, sr: int = 48_000, length_s: float | None = None, cache
         try:
             seg = cache.segment(clip.sound_path, clip.source_start, clip.source_end)
         except MediaError as exc:
+            if skip_missing:
+                log.info("silent clip %r: %s", clip.display_name, exc)
+                continue
             raise ExportError(f"clip {clip.display_name!r} on {track.name!r}: {exc}") from exc
         seg = seg[:count]
         lo, hi = max(start, 0), min(start + seg.size, n)
@@ -176,11 +189,11 @@ def normalize(x: np.ndarray, peak_db: float = CEILING_DB) -> np.ndarray:
 
 def mixdown(doc: Document, sr: int = 48_000, mode: str = "limit", *, length_s: float | None = None,
             cache: AudioCache | None = None, progress: Progress | None = None,
-            cancel: threading.Event | None = None) -> np.ndarray:
+            cancel: threading.Event | None = None, skip_missing: bool = False) -> np.ndarray:
     """The finished mix: mono float32 at ``sr``, limited or normalised to -1 dBFS (see module doc)."""
     if mode not in MODES:
         raise ExportError(f"unknown mix mode {mode!r}; choose from {', '.join(MODES)}")
-    raw = render(doc, sr, length_s, cache, progress, cancel)
+    raw = render(doc, sr, length_s, cache, progress, cancel, skip_missing)
     _check_cancel(cancel)
     return limit(raw, sr) if mode == "limit" else normalize(raw)
 

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "foley-assistant-project"
 VERSION = 1
-PROJECT_SUFFIX = ".foley"
+PROJECT_SUFFIX = ".foley.json"  # any name loads; this is what the app suggests
 AUTOSAVE_SUFFIX = ".autosave.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PATH_CHARS = 4096
@@ -414,9 +414,9 @@ def untitled_autosave_dir() -> Path:
 
 
 def sidecar_path(project: Path | str) -> Path:
-    """``<project file name>.autosave.json`` next to the project."""
+    """The autosave next to a project: ``scene.foley.json`` -> ``scene.foley.autosave.json``."""
     project = Path(project)
-    return project.with_name(project.name + AUTOSAVE_SUFFIX)
+    return project.with_name(project.name.removesuffix(".json") + AUTOSAVE_SUFFIX)
 
 
 def autosave_path(doc: Document) -> Path:

@@ -271,3 +271,15 @@ def test_limiter_ceiling_holds_for_any_signal(seed: int, n: int, scale: float, s
     y = limit(x, sr)
     assert y.shape == x.shape and np.abs(y).max() <= CEILING
     assert np.all(np.sign(y[y != 0]) == np.sign(x[y != 0]))  # gain only, never inverted
+
+
+def test_playback_mix_can_skip_missing_sounds(sounds: dict[str, Path], tmp_path: Path) -> None:
+    doc = _doc(sounds)
+    full = mixdown(doc, cache=AudioCache())
+    doc.apply(AddClip(doc.tracks[0].id, Clip("gone", tmp_path / "gone.wav", 0.0, 0.1, 0.0)))
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEfmt garbage")
+    doc.apply(AddClip(doc.tracks[1].id, Clip("bad", broken, 0.0, 0.1, 0.0)))
+    assert np.array_equal(mixdown(doc, cache=AudioCache(), skip_missing=True), full)
+    with pytest.raises(ExportError, match="not found"):
+        mixdown(doc, cache=AudioCache())

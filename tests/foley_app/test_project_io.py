@@ -64,7 +64,7 @@ def _doc(files: dict[str, Path]) -> Document:
 def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     files = _media(tmp_path)
     doc = _doc(files)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     assert not doc.dirty and doc.path == path
     back = load_project(path)
@@ -78,9 +78,9 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
 
 def test_moving_the_folder_with_its_media_keeps_every_link(tmp_path: Path) -> None:
     files = _media(tmp_path / "a")
-    save_project(_doc(files), tmp_path / "a" / "project" / "scene.foley")
+    save_project(_doc(files), tmp_path / "a" / "project" / "scene.foley.json")
     shutil.move(tmp_path / "a", tmp_path / "b")
-    back = load_project(tmp_path / "b" / "project" / "scene.foley")
+    back = load_project(tmp_path / "b" / "project" / "scene.foley.json")
     assert missing_media(back) == []
     assert back.video == tmp_path / "b" / "project" / "media" / "scene.mp4"
     assert back.find_clip("c1")[1].sound_path == tmp_path / "b" / "sfx" / "doors" / "door ö.wav"
@@ -88,10 +88,10 @@ def test_moving_the_folder_with_its_media_keeps_every_link(tmp_path: Path) -> No
 
 def test_a_project_moved_alone_finds_media_at_its_original_place(tmp_path: Path) -> None:
     files = _media(tmp_path)
-    save_project(_doc(files), tmp_path / "project" / "scene.foley")
-    elsewhere = tmp_path / "deep" / "er" / "scene.foley"
+    save_project(_doc(files), tmp_path / "project" / "scene.foley.json")
+    elsewhere = tmp_path / "deep" / "er" / "scene.foley.json"
     elsewhere.parent.mkdir(parents=True)
-    shutil.move(tmp_path / "project" / "scene.foley", elsewhere)
+    shutil.move(tmp_path / "project" / "scene.foley.json", elsewhere)
     back = load_project(elsewhere)
     assert back.find_clip("c1")[1].sound_path == files["door"]
     assert back.video == files["video"] and missing_media(back) == []
@@ -99,7 +99,7 @@ def test_a_project_moved_alone_finds_media_at_its_original_place(tmp_path: Path)
 
 def test_missing_media_are_listed_and_relinked_from_a_folder(tmp_path: Path) -> None:
     files = _media(tmp_path)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(_doc(files), path)
     moved = tmp_path / "moved"
     shutil.move(tmp_path / "sfx", moved / "library" / "sfx")
@@ -120,7 +120,7 @@ def test_missing_media_are_listed_and_relinked_from_a_folder(tmp_path: Path) -> 
 def test_failed_replace_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _media(tmp_path)
     doc = _doc(files)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     old = path.read_bytes()
     doc.apply(MoveClip("c1", 9.0))
@@ -138,7 +138,7 @@ def test_failed_replace_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: 
 def test_full_disk_gives_a_clear_message_and_no_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _media(tmp_path)
     doc = _doc(files)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     old = path.read_bytes()
     real_fdopen = os.fdopen
@@ -325,7 +325,7 @@ def test_fuzzed_fields_load_or_raise_project_error(tmp_path: Path, field: str, v
 def test_autosave_recovery_after_a_crash(tmp_path: Path) -> None:
     files = _media(tmp_path)
     doc = _doc(files)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     assert find_recovery(path) is None
     doc.apply(SetClipGain("c1", -20.0))
@@ -343,7 +343,7 @@ def test_autosave_recovery_after_a_crash(tmp_path: Path) -> None:
 def test_an_older_autosave_is_not_offered(tmp_path: Path) -> None:
     files = _media(tmp_path)
     doc = _doc(files)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     auto = write_autosave(doc)
     os.utime(auto, ns=(path.stat().st_mtime_ns - 10**9,) * 2)
@@ -360,13 +360,13 @@ def test_untitled_documents_autosave_to_the_user_folder(tmp_path: Path, monkeypa
     assert project_io.untitled_autosaves(tmp_path / "autosave") == [auto]
     back = recover(auto)
     assert back.path is None and back.dirty and back.state() == doc.state()
-    save_project(back, tmp_path / "project" / "named.foley")  # first save removes the untitled autosave
+    save_project(back, tmp_path / "project" / "named.foley.json")  # first save removes the untitled autosave
     assert not auto.exists()
 
 
 def test_a_second_window_saving_is_detected(tmp_path: Path) -> None:
     files = _media(tmp_path)
-    path = tmp_path / "project" / "scene.foley"
+    path = tmp_path / "project" / "scene.foley.json"
     save_project(_doc(files), path)
     one, two = load_project(path), load_project(path)
     assert not changed_on_disk(one)
