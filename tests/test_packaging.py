@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -189,3 +190,71 @@ def test_installed_wheel_finds_its_resources(dists: tuple[Path, Path], tmp_path:
     assert Path(model) == site / "foley_resources" / "models" / "default.pt"
     for rel in _bundled_files(ROOT / "resources") + [PROBE]:
         assert (site / "foley_resources" / rel).is_file(), rel
+
+
+# --- what the PyInstaller bundle leaves out ------------------------------------------------------
+
+BLOCKED_RUN = r"""
+import importlib, importlib.abc, pkgutil, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {packaging!r})
+from bundle_excludes import EXCLUDED_MODULES
+
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == m or name.startswith(m + ".") for m in EXCLUDED_MODULES):
+            raise ModuleNotFoundError(f"No module named {{name!r}} (left out of the bundle)", name=name)
+        return None
+
+sys.meta_path.insert(0, Blocker())
+import numpy as np
+import engine, foley_app
+failed = []
+for pkg in (engine, foley_app):
+    for info in list(pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")):
+        try:
+            importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:
+            failed.append(f"{{info.name}}: {{exc}}")
+assert not failed, failed
+
+from engine.data.features import log_mel_batch
+from engine.models import AVModel
+from engine.presets import get_preset
+from foley_app.onset import first_transient
+
+rng = np.random.default_rng(0)
+wave = (0.001 * rng.standard_normal(48000)).astype(np.float32)
+wave[24000:24480] += 0.9
+assert log_mel_batch(wave[None]).shape == (1, 64, 100)  # mel filters from librosa
+assert abs(first_transient(wave, 48000) - 0.5) < 0.01
+model = AVModel(get_preset("m1", "compact")).eval()
+path = Path(tempfile.mkdtemp()) / "m.pt"
+model.save(path)
+loaded = AVModel.load(path)
+ev = loaded.embed_frames(np.zeros((2, 120, 160, 3), np.uint8))
+ea = loaded.embed_waveforms(np.stack([wave, wave]))
+assert ev.shape == ea.shape == (2, 128)
+print("OK")
+"""
+
+
+def test_app_runs_without_the_modules_the_bundle_leaves_out(tmp_path: Path) -> None:
+    code = BLOCKED_RUN.format(packaging=str(ROOT / "packaging"))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stderr[-4000:]
+
+
+def test_bundle_filter_drops_headers_tests_and_cuda_only_on_cpu_builds() -> None:
+    spec = importlib.util.spec_from_file_location("bundle_excludes", ROOT / "packaging" / "bundle_excludes.py")
+    excludes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(excludes)
+    assert not excludes.keep("torch/include/ATen/ATen.h", cuda_build=False)
+    assert not excludes.keep("torch/lib/libtorchbind_test.so", cuda_build=False)
+    assert not excludes.keep("scipy/io/tests/data/x.mat", cuda_build=False)
+    assert not excludes.keep("nvidia/cublas/lib/libcublas.so.12", cuda_build=False)
+    assert excludes.keep("nvidia/cublas/lib/libcublas.so.12", cuda_build=True)
+    assert excludes.keep("torch/lib/libtorch_cpu.so", cuda_build=False)
+    assert excludes.keep("resources/models/default.pt", cuda_build=False)
+    assert excludes.keep("PySide6/Qt/plugins/platforms/libqoffscreen.so", cuda_build=False)
