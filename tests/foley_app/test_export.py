@@ -283,3 +283,33 @@ def test_playback_mix_can_skip_missing_sounds(sounds: dict[str, Path], tmp_path:
     assert np.array_equal(mixdown(doc, cache=AudioCache(), skip_missing=True), full)
     with pytest.raises(ExportError, match="not found"):
         mixdown(doc, cache=AudioCache())
+
+
+def test_video_export_reencodes_what_mp4_cannot_hold_and_keeps_rotation(tmp_path: Path, sounds) -> None:
+    import av
+
+    from engine.data import synthetic
+    from engine.data.media import probe_video
+
+    mkv = synthetic.write_video(tmp_path / "m2.mkv", ["circle", None], codec="mpeg2video").path
+    rotated = synthetic.write_video(tmp_path / "rot.mp4", ["square", None], rotation=90).path
+    for src in (mkv, rotated):
+        doc = Document(video=src)
+        doc.apply(AddTrack())
+        doc.apply(AddClip(doc.tracks[0].id, Clip("n", sounds["noise"], 0.0, 0.2, 0.5)))
+        out = export_video(doc, tmp_path / f"{src.stem}_out.mp4", cache=AudioCache())
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.name == "h264"  # mpeg2 re-encoded, h264 copied
+            assert c.streams.audio[0].codec_context.name == "aac"
+        info_in, info_out = probe_video(src), probe_video(out)
+        assert (info_out.width, info_out.height, info_out.rotation) == (info_in.width, info_in.height, info_in.rotation)
+        assert _frames(out) == _frames(src)
+
+
+def test_cancelled_video_export_leaves_nothing(event_video, tmp_path: Path, sounds) -> None:
+    doc = Document(video=event_video.path)
+    cancel = threading.Event()
+    target = tmp_path / "movie.mp4"
+    with pytest.raises(ExportCancelled):
+        export_video(doc, target, cache=AudioCache(), cancel=cancel, progress=lambda d, n: cancel.set())
+    assert list(tmp_path.iterdir()) == []
