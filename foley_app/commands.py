@@ -17,12 +17,10 @@ from pathlib import Path
 
 from foley_app.document import (
     MAX_CLIPS,
-    MAX_DB,
     MAX_NAME_CHARS,
     MAX_TIME_S,
     MAX_TRACKS,
     MIN_CLIP_S,
-    MIN_DB,
     Change,
     Clip,
     Document,
@@ -480,5 +478,5 @@ class Macro(Command):
 __all__ = [
     "AddClip", "AddTrack", "Command", "Macro", "MoveClip", "RelinkMedia", "RemoveClip", "RemoveTrack",
     "RenameTrack", "SetClipGain", "SetClipName", "SetTrackMute", "SetTrackSolo", "SetTrackVolume",
-    "SetVideo", "TrimClip", "snap_to_onset", "MIN_DB", "MAX_DB",
+    "SetVideo", "TrimClip", "snap_to_onset",
 ]

@@ -144,7 +144,8 @@ def _parse(path: Path) -> dict:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ProjectError(f"{path}: {size >> 20} MB is far too large for a project file (limit {MAX_FILE_BYTES >> 20} MB)")
+            raise ProjectError(f"{path}: {size >> 20} MB is far too large for a project file "
+                               f"(limit {MAX_FILE_BYTES >> 20} MB)")
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ProjectError(f"{path}: project file not found") from exc
@@ -262,7 +263,8 @@ def project_from_dict(data: dict, base: Path, source: str = "project") -> Docume
     r = _Reader(data, "")
     fmt = r.get("format")
     if fmt != FORMAT:
-        raise ProjectError(f"{source}: not a Foley Assistant project (format is {str(fmt)[:60]!r}, expected {FORMAT!r})")
+        raise ProjectError(f"{source}: not a Foley Assistant project "
+                           f"(format is {str(fmt)[:60]!r}, expected {FORMAT!r})")
     version = r.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise ProjectError(f"version: must be a whole number, got {_type_name(version)}")

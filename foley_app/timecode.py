@@ -88,7 +88,8 @@ def timecode_to_frames(text: str, fps: float) -> int:
     neg, hh, mm, ss, sep, ff = m.groups()
     h, mi, s, f = int(hh), int(mm), int(ss), int(ff)
     if mi >= 60 or s >= 60 or f >= nominal:
-        raise TimecodeError(f"timecode {text!r} is out of range at {fps:g} fps (minutes/seconds < 60, frames < {nominal})")
+        raise TimecodeError(f"timecode {text!r} is out of range at {fps:g} fps "
+                            f"(minutes/seconds < 60, frames < {nominal})")
     frames = ((h * 60 + mi) * 60 + s) * nominal + f
     if sep in ";.,":
         if not is_drop_frame_rate(fps):

@@ -187,7 +187,8 @@ def test_killing_a_saver_never_leaves_a_broken_project(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     counts = []
     for delay in (0.05, 0.13, 0.21, 0.34, 0.55, 0.08):
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, env=env,
+                                cwd=tmp_path)
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -242,7 +243,7 @@ HOSTILE = [
     (_set(f"{CLIP}.sound", None), "sound: must be text, got null"),
     (_set(f"{CLIP}.sound", ["a.wav"]), "sound: must be text, got list"),
     (_set(f"{CLIP}.sound", "a\x00.wav"), "NUL character"),
-    (_set(f"{CLIP}.sound", _DELETE), f"tracks[0].clips[0].sound: required key is missing"),
+    (_set(f"{CLIP}.sound", _DELETE), "tracks[0].clips[0].sound: required key is missing"),
     (_set(f"{CLIP}.position", -1), "position: must be between 0 and"),
     (_set(f"{CLIP}.position", 1e308), "position: must be between 0 and"),
     (_set(f"{CLIP}.position", "2"), "position: must be a number, got text"),
@@ -301,7 +302,8 @@ def test_unreadable_files_are_rejected(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                      max_leaves=12)
 _FIELDS = ["format", "version", "video", "tracks", "tracks.0", "tracks.0.id", "tracks.0.clips", "tracks.0.volume_db",
            f"{CLIP}", f"{CLIP}.sound", f"{CLIP}.position", f"{CLIP}.source_start", f"{CLIP}.source_end",
