@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 
 @dataclass(frozen=True)
@@ -27,25 +28,40 @@ class Candidate:
 
 
 # -- sound library and recommender (engine.library) -------------------------------------------
-# Imported after Candidate: engine.library.recommender builds Candidates.
-from engine.library.indexer import IndexReport, index_library  # noqa: E402
-from engine.library.paths import default_cache_dir, default_db_dir  # noqa: E402
-from engine.library.recommender import Filters, Recommender, load_recommender  # noqa: E402
-from engine.library.sound_index import LibraryStats, SoundIndex  # noqa: E402
-from engine.library.store import SoundFile  # noqa: E402
-from engine.library.video_cache import VideoEmbeddingCache  # noqa: E402
+# Loaded on first use (PEP 562): engine.library builds Candidates, so importing it here eagerly
+# would be circular, and code that only needs Candidate does not pay for the library.
+_LIBRARY = {
+    "Filters": "engine.library.recommender",
+    "Recommender": "engine.library.recommender",
+    "load_recommender": "engine.library.recommender",
+    "IndexReport": "engine.library.indexer",
+    "index_library": "engine.library.indexer",
+    "LibraryStats": "engine.library.sound_index",
+    "SoundIndex": "engine.library.sound_index",
+    "SoundFile": "engine.library.store",
+    "VideoEmbeddingCache": "engine.library.video_cache",
+    "default_cache_dir": "engine.library.paths",
+    "default_db_dir": "engine.library.paths",
+}
 
-__all__ = [
-    "Candidate",
-    "Filters",
-    "IndexReport",
-    "LibraryStats",
-    "Recommender",
-    "SoundFile",
-    "SoundIndex",
-    "VideoEmbeddingCache",
-    "default_cache_dir",
-    "default_db_dir",
-    "index_library",
-    "load_recommender",
-]
+__all__ = ["Candidate", *sorted(_LIBRARY)]
+
+
+def __getattr__(name: str) -> object:
+    module = _LIBRARY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from engine.library.indexer import IndexReport, index_library
+    from engine.library.paths import default_cache_dir, default_db_dir
+    from engine.library.recommender import Filters, Recommender, load_recommender
+    from engine.library.sound_index import LibraryStats, SoundIndex
+    from engine.library.store import SoundFile
+    from engine.library.video_cache import VideoEmbeddingCache
