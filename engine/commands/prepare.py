@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split by video."),
         split: str = typer.Option("0.8,0.1,0.1", "--split", help="train,val,test shares of the videos (a CSV's 'test' rows always go to test)."),
         silence_rms: float = typer.Option(1e-3, "--silence-rms", min=0.0, help="Seconds quieter than this RMS are reported as silent (training can leave them out)."),
+        groups: Path | None = typer.Option(None, "--groups", help="CSV with a header: first column the video (file name or id), --group-column its group; a group never spans two splits."),
+        group_column: str = typer.Option("group", "--group-column", help="Column of --groups that names the group (e.g. 'scenario' in the gameplay corpus manifest)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
     ) -> None:
         """Decode videos into frames (224x224 at t=k+0.5 s) and 1-s log-mels (64x100); resumable."""
@@ -47,6 +49,8 @@ def register(app: typer.Typer) -> None:
             features=FeatureCfg(),
             progress=progress,
             silence_rms=silence_rms,
+            groups_csv=groups,
+            group_column=group_column,
         )
         typer.echo(report.summary())
         if not report.ok:

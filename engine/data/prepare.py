@@ -133,33 +133,78 @@ def find_videos(root: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def assign_splits(
-    video_ids: Sequence[str], seed: int, ratios: Sequence[float], fixed: dict[str, str] | None = None
+    video_ids: Sequence[str],
+    seed: int,
+    ratios: Sequence[float],
+    fixed: dict[str, str] | None = None,
+    groups: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Split by video, seeded. ``fixed`` (from a CSV) pins videos: "test"/"val" stay, "train" is cut into train/val.
+    """Split by video (or by group of videos), seeded; returns video id -> "train" | "val" | "test".
 
-    The videos without a fixed split are shuffled and cut by ``ratios`` (train, val, test) with
-    every non-zero share getting at least one video when there are enough.
+    ``fixed`` (from a labels CSV) pins videos: "test"/"val" stay, "train" is cut into train/val
+    by the ratio of those two shares. The other videos are shuffled and cut by ``ratios``
+    (train, val, test), every non-zero share getting at least one unit when there are enough.
+    With ``groups`` (video id -> group, e.g. the game map) whole groups are the units, so no
+    group is in two splits; videos without a group are a group of their own.
     """
     fixed = fixed or {}
+    groups = groups or {}
     r_train, r_val, r_test = _check_ratios(ratios)
     rng = np.random.default_rng(seed)
-    out: dict[str, str] = {}
-    free = sorted(v for v in video_ids if not fixed.get(v))
-    pinned_train = sorted(v for v in video_ids if fixed.get(v) == "train")
-    for v in video_ids:
-        if fixed.get(v) in ("val", "test"):
-            out[v] = fixed[v]
-    # free videos: train / val / test by the ratios
-    order = [free[i] for i in rng.permutation(len(free))]
-    n_test, n_val = _counts(len(order), (r_train, r_val, r_test))
-    for i, v in enumerate(order):
-        out[v] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
-    # CSV "train" videos: train / val by the ratio of the two
-    order = [pinned_train[i] for i in rng.permutation(len(pinned_train))]
+    out = {v: fixed[v] for v in video_ids if fixed.get(v) in ("val", "test")}
+
+    def cut(videos: list[str], shares: tuple[float, float, float]) -> None:
+        members: dict[str, list[str]] = {}
+        for v in videos:
+            members.setdefault(groups.get(v, f"video:{v}"), []).append(v)
+        units = sorted(members)
+        order = [units[i] for i in rng.permutation(len(units))]
+        n_test, n_val = _counts(len(order), shares)
+        for i, unit in enumerate(order):
+            for v in members[unit]:
+                out[v] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+
+    cut(sorted(v for v in video_ids if not fixed.get(v)), (r_train, r_val, r_test))
     share = r_val / (r_train + r_val) if r_train + r_val > 0 else 0.0
-    _, n_val = _counts(len(order), (1.0 - share, share, 0.0))
-    for i, v in enumerate(order):
-        out[v] = "val" if i < n_val else "train"
+    cut(sorted(v for v in video_ids if fixed.get(v) == "train"), (1.0 - share, share, 0.0))
+    return out
+
+
+def read_groups(path: Path, column: str, video_ids: Sequence[str]) -> dict[str, str]:
+    """Video id -> group from a CSV with a header: its first column names the video (id, file or path), ``column`` the group.
+
+    The gameplay corpus' ``manifest.csv`` works as is: ``--groups manifest.csv --group-column scenario``.
+    """
+    import csv
+
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            fields = reader.fieldnames or []
+            if column not in fields:
+                raise DatasetError(f"{path}: no column {column!r} (columns: {', '.join(fields)}); pick one with --group-column")
+            key = fields[0]
+            table = [(row.get(key) or "", row.get(column) or "") for row in reader]
+    except FileNotFoundError as exc:
+        raise DatasetError(f"groups CSV not found: {path}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: groups CSV unreadable ({exc})") from exc
+    by_id = set(video_ids)
+    by_stem: dict[str, list[str]] = {}
+    for v in video_ids:
+        by_stem.setdefault(Path(v).name, []).append(v)
+    out: dict[str, str] = {}
+    for name, group in table:
+        if not name or not group:
+            continue
+        stem = Path(name).with_suffix("").as_posix()
+        if stem in by_id:
+            out[stem] = group
+        elif len(by_stem.get(Path(stem).name, [])) == 1:
+            out[by_stem[Path(stem).name][0]] = group
+    missing = len(set(video_ids) - set(out))
+    if missing:
+        log.warning("%s: %d videos have no group; each is split on its own", path, missing)
     return out
 
 
@@ -328,10 +373,13 @@ def prepare_dataset(
     features: FeatureCfg = FeatureCfg(),
     progress: bool = True,
     silence_rms: float = 1e-3,
+    groups_csv: Path | None = None,
+    group_column: str = "group",
 ) -> PrepareReport:
     """Decode every video under ``videos`` into the feature cache at ``out`` (resumable, parallel).
 
-    ``workers`` worker processes decode (0 = in this process). Returns a report; ``report.ok`` is
+    ``workers`` worker processes decode (0 = in this process). ``groups_csv`` keeps related videos
+    (e.g. one game map) in one split (see ``read_groups``). Returns a report; ``report.ok`` is
     False when no video at all could be used (then nothing is written).
     """
     videos, out = Path(videos), Path(out)
@@ -344,7 +392,9 @@ def prepare_dataset(
     labels = read_vggsound_csv(labels_csv) if labels_csv is not None else None
     candidates, skipped = _collect(videos, labels)
     report = PrepareReport(out, silence_rms=silence_rms, skipped=skipped, csv_problems=list(labels.problems) if labels else [])
-    splits = assign_splits([v.video_id for v in candidates], seed, split_ratios, {v.video_id: v.fixed_split for v in candidates})
+    ids = [v.video_id for v in candidates]
+    groups = read_groups(groups_csv, group_column, ids) if groups_csv is not None else None
+    splits = assign_splits(ids, seed, split_ratios, {v.video_id: v.fixed_split for v in candidates}, groups)
     fdict = to_dict(features)
 
     (out / "shards").mkdir(parents=True, exist_ok=True)
@@ -362,7 +412,8 @@ def prepare_dataset(
         log.info("reusing %d complete shards, %d videos to decode", len(done), len(jobs))
 
     run_meta = {"features": fdict, "seed": seed, "split_ratios": list(split_ratios), "silence_rms": silence_rms, "videos": str(videos.resolve()),
-                "labels_csv": str(labels_csv) if labels_csv else None}
+                "labels_csv": str(labels_csv) if labels_csv else None, "groups_csv": str(groups_csv) if groups_csv else None,
+                "group_column": group_column if groups_csv else None}
     last_index = time.monotonic()
     for v, result in _run(jobs, out, fdict, workers, progress):
         if result["ok"]:

@@ -19,7 +19,7 @@ from engine.data import synthetic
 from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.features import clip_at_second, log_mel, log_mel_batch, resize_frame, rms
 from engine.data.media import load_audio, read_frames_at
-from engine.data.prepare import PrepareReport, assign_splits, prepare_dataset
+from engine.data.prepare import PrepareReport, assign_splits, prepare_dataset, read_groups
 from engine.errors import ConfigError, DatasetError
 
 GOOD = {  # relative path -> events (None = a blank, silent second)
@@ -260,3 +260,18 @@ def test_assign_splits_by_video_seeded() -> None:
     assert fixed["v00"] == "test" and sorted([fixed["v01"], fixed["v02"]]) == ["train", "val"]
     with pytest.raises(ConfigError):
         assign_splits(ids, 0, (0.8, -0.1, 0.3))
+
+
+def test_groups_keep_related_videos_in_one_split(tmp_path: Path) -> None:
+    ids = [f"clip{i:02d}" for i in range(30)]
+    groups = {v: f"map{i % 7}" for i, v in enumerate(ids[:28])}  # clip28, clip29: no group
+    split = assign_splits(ids, seed=2, ratios=(0.6, 0.2, 0.2), groups=groups)
+    for g in set(groups.values()):
+        assert len({split[v] for v in ids if groups.get(v) == g}) == 1, g
+    assert {"train", "val", "test"} == set(split.values())
+    assert split == assign_splits(ids, seed=2, ratios=(0.6, 0.2, 0.2), groups=groups)
+    csv_path = tmp_path / "manifest.csv"
+    csv_path.write_text("clip,game,scenario\nclips/clip00.mp4,x,mapA\nclip01,x,mapA\nclips/clip02.mp4,x,\nnot_here.mp4,x,mapB\n")
+    assert read_groups(csv_path, "scenario", ["clip00", "sub/clip01", "clip02"]) == {"clip00": "mapA", "sub/clip01": "mapA"}
+    with pytest.raises(DatasetError, match="no column 'map'.*scenario"):
+        read_groups(csv_path, "map", ids)
