@@ -71,3 +71,24 @@ def test_frame_preprocess_shape_and_normalisation() -> None:
     assert torch.allclose(x[1], torch.full((224, 224), (0 - 0.456) / 0.224), atol=1e-4)
     with pytest.raises(ValueError, match="RGB"):
         F.resize_frame(np.zeros((10, 10), np.uint8))
+
+
+def test_torch_log_mel_follows_the_config_and_ignores_batch_composition(rng: np.random.Generator) -> None:
+    cfg = FeatureCfg(n_mels=32, fmin=50.0, fmax=12_000.0, level_norm=False)
+    clips = (rng.normal(0, 0.05, (5, 48_000))).astype(np.float32)
+    fast = F.log_mel_batch(clips, cfg)
+    assert fast.shape == (5, 32, 100)
+    ref = np.stack([F.log_mel(c, cfg) for c in clips])
+    assert np.abs(ref - fast).max() < 1e-4
+    # a clip's features do not depend on what else is in its batch (prepare cuts long videos in chunks)
+    alone = F.log_mel_batch(clips[3:4], cfg)[0]
+    np.testing.assert_allclose(alone, fast[3], atol=1e-5)
+
+
+def test_clips_from_wave_cuts_seconds_at_their_start_times() -> None:
+    wave = np.repeat(np.arange(4, dtype=np.float32), 48_000)  # second k holds the value k
+    clips = F.clips_from_wave(wave, [0, 2, 3.5])
+    assert clips.shape == (3, 48_000)
+    assert (clips[0] == 0).all() and (clips[1] == 2).all()
+    assert (clips[2][:24_000] == 3).all() and (clips[2][24_000:] == 0).all()  # zero-padded past the end
+    np.testing.assert_array_equal(F.clips_from_wave(wave, [1])[0], F.clip_at_second(wave, 1))
