@@ -1,4 +1,4 @@
-"""``foley-app [VIDEO] [--library DIR] [--model M] [--project P] [--version]``: the desktop app's entry point."""
+"""``foley-app [VIDEO] [--library DIR] [--model M] [--project P] [--version] [--smoke-test [S]]``: the desktop app's entry point."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", type=Path, help="model file (.pt); default: the last one used, else the bundled model")
     p.add_argument("--project", type=Path, help="project file to open")
     p.add_argument("--version", action="version", version=f"foley-app {__version__}")
+    p.add_argument("--smoke-test", type=float, nargs="?", const=600.0, metavar="SECONDS",
+                   help="exit 0 once the first recommendations are listed, 1 on an error or after SECONDS (default 600)")
     return p.parse_args(argv)
 
 
@@ -94,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app)
     window = build_window(args, log_file)
     window.show()
+    if args.smoke_test is not None:
+        from foley_app.smoke import arm
+
+        arm(app, window, args.smoke_test)
     return app.exec()
 
 
