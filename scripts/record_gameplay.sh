@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Record real gameplay with real game sound on a headless Debian machine (no display, no sound card).
+#
+#   scripts/record_gameplay.sh setup                       # apt-get install the packages below (root)
+#   scripts/record_gameplay.sh wesnoth  OUT_DIR [N] [DUR]  # N Battle for Wesnoth AI-vs-AI clips (default 4 x 154 s)
+#   scripts/record_gameplay.sh freedoom OUT_DIR [DUR]      # Freedoom demo loops in Chocolate Doom (both WADs)
+#   scripts/record_gameplay.sh warzone  OUT_DIR [N] [DUR]  # N Warzone 2100 AI-vs-AI skirmishes (default 2 x 184 s)
+#   scripts/record_gameplay.sh sync     OUT_DIR            # flash + click test: measures the A/V offset
+#
+# Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
+# clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz with both streams starting at 0 and
+# the audio moved by its measured start offset, minus the first SKIP_S seconds (loading screens).
+# Game music is off everywhere (sound effects and ambience only). Outputs: OUT_DIR/<name>.mp4 and
+# OUT_DIR/manifest.csv (clip, game, scenario, seed, side1, side2, seconds, ended_early).
+# Environment: REC_WORK (scratch, default /tmp/foley-rec), CAPTURE_FPS (10), SKIP_S (4), DISPLAY_NUM (96).
+# Cost: real time (a 150-s clip takes ~160 s wall) and about one core per recording.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/recording/common.sh"
+
+PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils
+  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data)
+WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
+WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
+WZ_AIS=(semperfi.js nb_generic.js Cobra.js bonecrusher.js nb_hover.js)
+DISPLAY_NUM=${DISPLAY_NUM:-96}
+SINK=${SINK:-rec$DISPLAY_NUM}
+
+cmd=${1:-}; shift || true
+mkdir -p "$REC_WORK"
+PIDS=()
+trap 'cleanup_pids "${PIDS[@]:-}"' EXIT
+
+manifest_row() {  # manifest_row OUT_DIR clip game scenario seed side1 side2 seconds ended_early
+  local m="$1/manifest.csv"; shift
+  [ -f "$m" ] || echo "clip,game,scenario,seed,side1,side2,seconds,ended_early" >"$m"
+  (IFS=,; echo "$*") >>"$m"
+}
+
+clip_seconds() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" | python3 -c "import sys; print(int(float(sys.stdin.read())))"; }
+
+record_one() {  # record_one SIZE DUR RAW OUT -- GAME COMMAND...
+  local size=$1 dur=$2 raw=$3 out=$4; shift 5
+  ENDED_EARLY=False
+  start_xvfb "$DISPLAY_NUM" "$size"; PIDS+=("$XVFB_PID")
+  DISPLAY=":$DISPLAY_NUM" SDL_AUDIODRIVER=pulseaudio PULSE_SINK="$SINK" "$@" >"$raw.game.log" 2>&1 &
+  local game=$!; PIDS+=("$game")
+  sleep 0.5
+  start_capture "$DISPLAY_NUM" "$size" "$SINK" "$dur" "$raw"
+  wait_capture_or_game "$game"
+  kill "$game" 2>/dev/null || true; wait "$game" 2>/dev/null || true
+  kill "$XVFB_PID" 2>/dev/null || true; wait "$XVFB_PID" 2>/dev/null || true
+  finalize "$raw" "$out"
+  rm -f "$raw"
+}
+
+case "$cmd" in
+  setup)
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+    ;;
+
+  wesnoth)
+    out=$1; n=${2:-4}; dur=${3:-154}; mkdir -p "$out"; start_pulse "$SINK"
+    mapfile -t maps < <(grep -h '^ *id=multiplayer_' /usr/share/games/wesnoth/1.16/data/multiplayer/scenarios/2p_*.cfg \
+      | sed 's/ *id=//' | sort -u)
+    for i in $(seq 0 $((n - 1))); do
+      seed=$((RANDOM + 2000)); map=${maps[$((RANDOM % ${#maps[@]}))]}
+      s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
+      name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
+      record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        wesnoth -m --controller 1:ai --controller 2:ai --exit-at-end --nomusic --turns 40 -w -r 1024x768 \
+        --rng-seed "$seed" --scenario "$map" --side "1:$s1" --side "2:$s2"
+      manifest_row "$out" "$name.mp4" wesnoth "$map" "$seed" "$s1" "$s2" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  freedoom)
+    out=$1; dur=${2:-204}; mkdir -p "$out"; start_pulse "$SINK"
+    for wad in freedoom1 freedoom2; do
+      name="doomrec-$wad"; log "$name: demo loop"
+      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        /usr/games/chocolate-doom -iwad "/usr/share/games/doom/$wad.wad" -window -geometry 640x480 -nomusic
+      manifest_row "$out" "$name.mp4" freedoom "$wad demo loop" 0 - - "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  warzone)
+    out=$1; n=${2:-2}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"
+    for i in $(seq 0 $((n - 1))); do
+      map=${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}
+      ai1=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}; ai2=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}
+      name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
+      # music off, sound effects and voice on; no intro videos
+      printf '[general]\nmusic_enabled=false\ncdvol=0\nfxvol=100\nvoicevol=100\nfmvmode=0\nsound=1\nwidth=1024\nheight=768\nfullscreen=0\nshake=1\n' >"$cfg/config"
+      cat >"$cfg/tests/$name.json" <<EOF
+{"challenge": {"bases": 2, "difficulty": "Hard", "map": "$map", "maxPlayers": 2, "powerLevel": 2, "scavengers": "true", "version": 2},
+ "player_0": {"team": 0, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai1"},
+ "player_1": {"team": 1, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai2"}}
+EOF
+      log "$name: $map $ai1 vs $ai2"
+      record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
+        --skirmish="$name.json" --autogame
+      manifest_row "$out" "$name.mp4" warzone2100 "$map" 0 "${ai1%.js}" "${ai2%.js}" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  sync)
+    out=$1; mkdir -p "$out"; start_pulse "$SINK"
+    PY=${PYTHON:-"$HERE/../.venv/bin/python"}
+    "$PY" "$HERE/recording/sync_test.py" make "$REC_WORK/synctest.mkv" --seconds 30
+    CAPTURE_FPS=${CAPTURE_FPS_SYNC:-30} SKIP_S=0 OUT_SIZE=640x480 \
+      record_one 640x480 34 "$REC_WORK/sync-capture.mkv" "$out/sync-recorded.mp4" -- \
+      ffplay -hide_banner -loglevel error -autoexit -noborder -left 0 -top 0 -x 640 -y 480 "$REC_WORK/synctest.mkv"
+    "$PY" "$HERE/recording/sync_test.py" analyze "$out/sync-recorded.mp4" --json "$out/sync-result.json"
+    # the same without a media player: xsetroot flashes + paplay clicks started together
+    CAPTURE_FPS=${CAPTURE_FPS_SYNC:-30} SKIP_S=0 OUT_SIZE=640x480 \
+      record_one 640x480 30 "$REC_WORK/sync2-capture.mkv" "$out/sync2-recorded.mp4" -- \
+      "$PY" "$HERE/recording/flash_click.py" "$out" 29
+    "$PY" "$HERE/recording/sync_test.py" analyze "$out/sync2-recorded.mp4" --json "$out/sync2-result.json"
+    ;;
+
+  *)
+    sed -n '2,17p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,97 @@
+# Shared functions of scripts/record_gameplay.sh (sourced, not run).
+# One Xvfb per recording, one PulseAudio daemon with a null sink per slot, and ONE ffmpeg that
+# grabs the X display and the sink's monitor together, so picture and sound share one clock.
+
+: "${REC_WORK:=/tmp/foley-rec}"           # scratch: pulse runtime dir, raw captures, logs
+: "${CAPTURE_FPS:=10}"
+: "${SKIP_S:=4}"                          # seconds cut from the start (loading screens)
+: "${OUT_SIZE:=448x336}"
+: "${OUT_CRF:=33}"
+
+export XDG_RUNTIME_DIR="$REC_WORK/pulse"
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+start_pulse() {  # start_pulse SINK... : one daemon, one null sink per name (idempotent)
+  mkdir -p "$XDG_RUNTIME_DIR"
+  if ! pactl info >/dev/null 2>&1; then
+    local loads=()
+    for s in "$@"; do loads+=(--load="module-null-sink sink_name=$s rate=48000 channels=2"); done
+    pulseaudio --daemonize=yes --exit-idle-time=-1 --disallow-exit -n "${loads[@]}" \
+      --load=module-native-protocol-unix 2>/dev/null
+    for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  for s in "$@"; do
+    pactl list short sinks | awk '{print $2}' | grep -qx "$s" \
+      || pactl load-module module-null-sink "sink_name=$s" rate=48000 channels=2 >/dev/null
+  done
+}
+
+start_xvfb() {  # start_xvfb DISPLAY_NUM WxH -> sets XVFB_PID
+  local n=$1 size=$2
+  Xvfb ":$n" -screen 0 "${size}x24" -nolisten tcp >"$REC_WORK/xvfb$n.log" 2>&1 &
+  XVFB_PID=$!
+  for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+}
+
+start_capture() {  # start_capture DISPLAY_NUM WxH SINK DUR OUT.mkv -> sets FFMPEG_PID
+  local n=$1 size=$2 sink=$3 dur=$4 out=$5
+  ffmpeg -hide_banner -loglevel warning -y \
+    -thread_queue_size 1024 -f x11grab -framerate "$CAPTURE_FPS" -video_size "$size" -t "$dur" -i ":$n" \
+    -thread_queue_size 1024 -f pulse -sample_rate 48000 -channels 2 -t "$dur" -i "$sink.monitor" \
+    -copyts -c:v libx264 -preset ultrafast -crf 26 -g "$CAPTURE_FPS" -pix_fmt yuv420p -c:a pcm_s16le \
+    "$out" </dev/null >"$out.log" 2>&1 &
+  FFMPEG_PID=$!
+}
+
+wait_capture_or_game() {  # wait_capture_or_game GAME_PID : stop ffmpeg (SIGINT) if the game exits first
+  local game=$1
+  while kill -0 "$FFMPEG_PID" 2>/dev/null; do
+    if ! kill -0 "$game" 2>/dev/null; then
+      log "game exited before the capture ended; stopping ffmpeg"
+      kill -INT "$FFMPEG_PID" 2>/dev/null
+      ENDED_EARLY=True
+    fi
+    sleep 1
+  done
+  wait "$FFMPEG_PID" 2>/dev/null || true
+}
+
+stream_start() {  # stream_start FILE v|a -> start_time in seconds
+  ffprobe -v error -select_streams "$2:0" -show_entries stream=start_time -of csv=p=0 "$1"
+}
+
+audio_start() {  # audio_start FILE -> when the first audio sample was captured, from ALL packets
+  # ffmpeg's pulse input stamps each packet with (arrival time - reported latency). The first
+  # packets of a stream arrive unevenly and their stamps were measured 0.15-0.8 s off, while the
+  # later ones agree with (start + samples so far / rate) to a few ms: take the median of
+  # (packet time - audio duration before it) over all packets.
+  ffprobe -v error -select_streams a:0 -show_entries packet=pts_time,duration_time -of csv=p=0 "$1" | python3 -c "
+import statistics, sys
+n, est = 0.0, []
+for line in sys.stdin:
+    p, d = (float(x) for x in line.strip().split(',')[:2])
+    est.append(p - n); n += d
+print(f'{statistics.median(est):.6f}')"
+}
+
+finalize() {  # finalize CAPTURE.mkv OUT.mp4 : align audio to video, cut SKIP_S, small H.264 + AAC mono
+  local in=$1 out=$2 v0 a0 af
+  v0=$(stream_start "$in" v); a0=$(audio_start "$in")
+  # both streams re-based to 0, then the audio moved by its measured start offset (a0 - v0)
+  af=$(python3 -c "
+d = float('$a0') - float('$v0')
+print(f'asetpts=PTS-STARTPTS,adelay=delays={round(d*1000)}:all=1' if d >= 0 else f'asetpts=PTS-STARTPTS,atrim=start={-d:.4f}')")
+  log "finalize $in: video starts $v0, audio $a0 ($af)"
+  ffmpeg -hide_banner -loglevel error -y -i "$in" \
+    -vf "setpts=PTS-STARTPTS,trim=start=$SKIP_S,setpts=PTS-STARTPTS,scale=${OUT_SIZE/x/:}" \
+    -af "$af,atrim=start=$SKIP_S,asetpts=PTS-STARTPTS,aresample=48000" \
+    -c:v libx264 -preset veryfast -crf "$OUT_CRF" -g $((CAPTURE_FPS * 10)) -pix_fmt yuv420p \
+    -ac 1 -c:a aac -b:a 64k -movflags +faststart "$out.tmp.mp4"
+  mv "$out.tmp.mp4" "$out"
+}
+
+cleanup_pids() {  # cleanup_pids PID... : end only the processes this script started
+  for p in "$@"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  return 0
+}
