@@ -208,7 +208,8 @@ class AVModel(nn.Module):
         try:
             cfg = from_dict(ModelCfg, data["model_cfg"])
             features = from_dict(FeatureCfg, data["features"])
-            model = cls(cfg, features)
+            with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's RNG alone
+                model = cls(cfg, features)
         except (ConfigError, KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: its config cannot be used ({e}); retrain or use a matching version") from e
         try:

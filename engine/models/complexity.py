@@ -48,3 +48,18 @@ def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
         for h in handles:
             h.remove()
     return total // max(1, inputs[0].shape[0])
+
+
+def model_complexity(model: nn.Module) -> dict[str, int]:
+    """Parameters and per-sample MACs of an ``AVModel``'s two encoders and its projector."""
+    cfg, feats = model.cfg, model.features
+    device = next(model.parameters()).device
+    frame = torch.zeros(1, 3, cfg.image_size, cfg.image_size, device=device)
+    mel = torch.zeros(1, 1, feats.n_mels, feats.n_frames, device=device)
+    return {
+        "vision_params": count_params(model.vision),
+        "vision_macs": count_macs(model.vision, frame),
+        "audio_params": count_params(model.audio),
+        "audio_macs": count_macs(model.audio, mel),
+        "projector_params": count_params(model.projector),
+    }

@@ -122,7 +122,11 @@ def test_save_load_bit_identical(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "model.pt"
     m.save(path, extra={"epoch": 3, "metrics": {"acc": 0.9}, "hist": [1, 2.5], "t": torch.ones(2)})
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"], "no temp files left behind"
+    torch.manual_seed(5)
+    expected = torch.rand(1)
+    torch.manual_seed(5)
     m2 = AVModel.load(path)
+    assert torch.equal(torch.rand(1), expected), "loading must not consume the caller's RNG"
     assert not m2.training
     assert m2.cfg == m.cfg and m2.features == m.features
     assert m2.model_id == m.model_id

@@ -11,6 +11,7 @@ from torch import nn
 from engine.config import compact
 from engine.errors import ConfigError
 from engine.models import AVModel, count_macs, count_params
+from engine.models.complexity import model_complexity
 from engine.models.encoders import AttentionEncoder, AttentionLevel, BaselineEncoder, build_encoder
 from engine.models.projectors import DistanceClassifier, LinearProjector, MLPProjector, build_projector
 from engine.presets import DESCRIPTIONS, get_preset, list_presets
@@ -122,6 +123,9 @@ def test_full_and_compact_sizes() -> None:
     macs_small = count_macs(small.vision, torch.zeros(1, 3, 112, 112))
     assert macs_full / 20 < macs_small < macs_full / 12  # half width, half side: ~1/16
     assert get_preset("m5", "compact") == compact(get_preset("m5"))
+    info = model_complexity(small)
+    assert info["vision_macs"] == macs_small and info["projector_params"] == 128 * 128 + 128
+    assert info["audio_macs"] == count_macs(small.audio, torch.zeros(1, 1, 64, 100))
 
 
 def test_presets_match_table_1b() -> None:
