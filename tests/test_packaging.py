@@ -258,3 +258,48 @@ def test_bundle_filter_drops_headers_tests_and_cuda_only_on_cpu_builds() -> None
     assert excludes.keep("torch/lib/libtorch_cpu.so", cuda_build=False)
     assert excludes.keep("resources/models/default.pt", cuda_build=False)
     assert excludes.keep("PySide6/Qt/plugins/platforms/libqoffscreen.so", cuda_build=False)
+
+
+# --- foley-app --smoke-test / --version (what packaging/smoke_test.py runs on the built app) ------
+
+
+def _app(args: list[str], home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run ``foley-app`` (from this checkout) offscreen with a clean HOME, as the smoke test does."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONPATH": str(ROOT)}
+    code = "import sys; from foley_app.main import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=home, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from engine.models import AVModel
+    from engine.presets import get_preset
+
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    AVModel(get_preset("m1", "compact")).save(path)
+    return path
+
+
+def test_app_version_matches_engine(tmp_path: Path) -> None:
+    proc = _app(["--version"], tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"foley-app {__version__}"
+
+
+def test_smoke_flag_exits_0_once_recommendations_are_listed(tmp_path: Path, event_video, sound_library, tiny_model) -> None:  # noqa: ANN001
+    library = sound_library[0].parents[1]  # <root>/<category>/<file>.wav
+    proc = _app([str(event_video.path), "--library", str(library), "--model", str(tiny_model), "--smoke-test", "200"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("smoke test: ok: ") and "sounds listed for second 0" in line
+
+
+def test_smoke_flag_exits_1_on_an_unreadable_model(tmp_path: Path, event_video, sound_library) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    library = sound_library[0].parents[1]  # <root>/<category>/<file>.wav
+    proc = _app([str(event_video.path), "--library", str(library), "--model", str(bad), "--smoke-test", "120"], tmp_path)
+    assert proc.returncode == 1
+    assert "smoke test: FAILED: " in proc.stdout and "bad.pt" in proc.stdout
