@@ -56,6 +56,7 @@ class PrepareReport:
     split_videos: dict[str, int] = field(default_factory=dict)
     split_seconds: dict[str, int] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # used, but not whole (e.g. a truncated file)
     csv_problems: list[str] = field(default_factory=list)
     decoded_seconds: float = 0.0  # video-seconds decoded in this run (reused shards not counted)
     wall_seconds: float = 0.0
@@ -89,6 +90,11 @@ class PrepareReport:
                 lines.extend(f"    {item}" for item in items[:max_paths])
                 if len(items) > max_paths:
                     lines.append(f"    ... {len(items) - max_paths} more (all listed in dataset.json)")
+        if self.notes:
+            lines.append(f"used only in part ({len(self.notes)} files):")
+            lines.extend(f"  {n.path}: {n.reason}" for n in self.notes[:max_paths])
+            if len(self.notes) > max_paths:
+                lines.append(f"  ... {len(self.notes) - max_paths} more (all listed in dataset.json)")
         if self.csv_problems:
             lines.append(f"labels CSV: {len(self.csv_problems)} bad rows left out:")
             lines.extend(f"  {p}" for p in self.csv_problems[:max_paths])
@@ -341,7 +347,11 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
             "timing_s": {"audio": round(t_audio - t0, 3), "frames": round(t_frames - t_audio, 3), "mels": round(t_mels - t_frames, 3)},
         }
         C.commit_shard(out, v.shard, tmp, meta)
-        return {"ok": True, "seconds": n, "duration": min(video_s, audio_s)}
+        result: dict[str, Any] = {"ok": True, "seconds": n, "duration": min(video_s, audio_s)}
+        expected = max(info.audio_duration, info.video_duration, info.duration)
+        if expected - min(video_s, audio_s) > 1.0:  # e.g. a download cut short: the container promised more
+            result["note"] = f"{n} s usable of {expected:.1f} s (picture {video_s:.1f} s, decoded sound {audio_s:.1f} s): truncated file or streams of different length"
+        return result
     except EngineError as exc:
         return {"ok": False, "reason": _strip_path(str(exc), v.path)}
     except Exception as exc:  # a decoder crash on one file must not stop the run
@@ -420,6 +430,8 @@ def prepare_dataset(
             done[v.video_id] = v
             report.processed += 1
             report.decoded_seconds += float(result["duration"])
+            if "note" in result:
+                report.notes.append(Skipped(str(v.path), result["note"]))
         else:
             report.skipped.append(Skipped(str(v.path), result["reason"]))
             log.debug("skipped %s: %s", v.path, result["reason"])
@@ -500,5 +512,6 @@ def _write_index(out: Path, done: dict[str, _Video], splits: dict[str, str], rep
         "split_seconds": report.split_seconds,
         "silent_seconds": report.silent_seconds,
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "notes": [{"path": s.path, "note": s.reason} for s in report.notes],
         "csv_problems": report.csv_problems,
     })

@@ -275,3 +275,25 @@ def test_groups_keep_related_videos_in_one_split(tmp_path: Path) -> None:
     assert read_groups(csv_path, "scenario", ["clip00", "sub/clip01", "clip02"]) == {"clip00": "mapA", "sub/clip01": "mapA"}
     with pytest.raises(DatasetError, match="no column 'map'.*scenario"):
         read_groups(csv_path, "map", ids)
+
+
+def test_truncated_download_is_used_in_part_and_reported(tmp_path: Path) -> None:
+    """A download cut short (index at the front, data missing at the end): keep the decodable seconds, say so."""
+    import av
+
+    videos, out = tmp_path / "videos", tmp_path / "ds"
+    videos.mkdir()
+    full = synthetic.write_video(tmp_path / "full.mp4", synthetic.random_events(10, seed=4), seed=4).path
+    faststart = tmp_path / "faststart.mp4"
+    with av.open(str(full)) as src, av.open(str(faststart), "w", options={"movflags": "faststart"}) as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    data = faststart.read_bytes()
+    (videos / "cut.mp4").write_bytes(data[: len(data) // 2])
+    report = prepare_dataset(videos, out, workers=0, progress=False)
+    assert report.videos == 1 and 2 <= report.seconds <= 7
+    assert len(report.notes) == 1 and "usable of 10.0 s" in report.notes[0].reason
+    assert "used only in part" in report.summary()
