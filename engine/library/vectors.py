@@ -25,7 +25,7 @@ class HnswParams:
 
     M: int = 16
     ef_construction: int = 200
-    ef_search: int = 64
+    ef_search: int = 128
 
 
 def quantize(vectors: np.ndarray) -> np.ndarray:

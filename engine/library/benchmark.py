@@ -1,0 +1,176 @@
+"""Measurement helpers for the library benchmarks (tests/benchmarks) and ``foley-engine bench``.
+
+Synthetic vectors come in two kinds: ``random`` (uniform on the sphere: the hardest case for
+HNSW) and ``clustered`` (what real embeddings look like: categories -> files -> segments, each a
+tight cloud around its parent, with Zipf-like category sizes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from engine.library.sound_index import SoundIndex
+from engine.library.store import Store
+from engine.library.vectors import HnswIndex, HnswParams, exact_search, quantize, write_chunk
+
+log = logging.getLogger(__name__)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def random_vectors(n: int, dim: int = 128, seed: int = 0) -> np.ndarray:
+    """Uniform on the unit sphere."""
+    return _unit(np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32))
+
+
+def clustered_vectors(n: int, dim: int = 128, seed: int = 0, categories: int = 300, seg_per_file: int = 8, latent: int = 24) -> np.ndarray:
+    """Category -> file -> segment clouds in a ``latent``-dimensional space, mapped linearly to ``dim``.
+
+    Trained encoders put their outputs near a low-dimensional manifold; this mimics it. Consecutive
+    rows are the segments of one file; category sizes are Zipf-like.
+    """
+    rng = np.random.default_rng(seed)
+    proj = rng.standard_normal((latent, dim), dtype=np.float32) / np.sqrt(latent)
+    centres = rng.standard_normal((categories, latent), dtype=np.float32)
+    weights = 1.0 / np.arange(1, categories + 1) ** 0.8  # a few big categories, many small ones
+    n_files = -(-n // seg_per_file)
+    cat = rng.choice(categories, size=n_files, p=weights / weights.sum())
+    files = centres[cat] + 0.5 * rng.standard_normal((n_files, latent), dtype=np.float32)
+    z = np.repeat(files, seg_per_file, axis=0)[:n] + 0.25 * rng.standard_normal((n, latent), dtype=np.float32)
+    x = z @ proj + 0.05 * rng.standard_normal((n, dim), dtype=np.float32)  # (n, dim)
+    return _unit(x)
+
+
+def clustered_queries(data: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
+    """Queries near the data but never on it (a frame embedding is not a library segment)."""
+    rng = np.random.default_rng(seed)
+    base = data[rng.integers(0, len(data), n)]
+    return _unit(base + 0.1 * rng.standard_normal(base.shape, dtype=np.float32))
+
+
+def resample_like(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` vectors distributed like real embeddings: random real rows jittered by their typical NN gap."""
+    rng = np.random.default_rng(seed)
+    real = _unit(np.asarray(real, np.float32))
+    probe = real[rng.integers(0, len(real), min(256, len(real)))]
+    d2 = np.maximum(2.0 - 2.0 * probe @ real.T, 0.0)  # (p, N) squared distances of unit vectors
+    d2.sort(axis=1)
+    gap = float(np.sqrt(np.median(d2[:, min(2, d2.shape[1] - 1)])))  # distance to the nearest other row
+    base = real[rng.integers(0, len(real), n)]
+    return _unit(base + gap / np.sqrt(real.shape[1]) * rng.standard_normal(base.shape, dtype=np.float32))
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (MB; Linux /proc, else peak via resource)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    a = np.asarray(seconds) * 1000.0
+    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "mean_ms": float(a.mean())}
+
+
+def build_graph(data: np.ndarray, params: HnswParams = HnswParams(), threads: int = -1) -> tuple[HnswIndex, float]:
+    """``(graph, build seconds)``."""
+    t0 = time.perf_counter()
+    graph = HnswIndex(data.shape[1], params, capacity=len(data))
+    for i in range(0, len(data), 100_000):
+        graph.add(data[i : i + 100_000], np.arange(i, min(i + 100_000, len(data))), num_threads=threads)
+    return graph, time.perf_counter() - t0
+
+
+def recall_and_speed(graph: HnswIndex, data: np.ndarray, queries: np.ndarray, k: int = 10, ef: int | None = None, exact_queries: int = 50) -> dict:
+    """Recall@k of the graph against brute force, latencies of both and their ratio."""
+    data32 = np.asarray(quantize(data), np.float32)  # what the graph holds
+    hnsw_t, exact_t, hits = [], [], 0
+    for i, q in enumerate(queries):
+        t0 = time.perf_counter()
+        labels, _ = graph.search(q, k, ef=ef)
+        hnsw_t.append(time.perf_counter() - t0)
+        if i < exact_queries:
+            t0 = time.perf_counter()
+            rows, _ = exact_search(data32, q, k)
+            exact_t.append(time.perf_counter() - t0)
+            hits += len(set(labels.tolist()) & set(rows.tolist()))
+    h, e = percentiles_ms(hnsw_t), percentiles_ms(exact_t)
+    return {"recall@10": hits / (k * min(exact_queries, len(queries))), "hnsw": h, "exact": e, "speedup_p50": e["p50_ms"] / max(h["p50_ms"], 1e-9)}
+
+
+def synthetic_index(db_dir: Path, vectors: np.ndarray, model_id: str, seg_per_file: int = 8, params: HnswParams = HnswParams(),
+                    categories: int = 300) -> SoundIndex:
+    """A real index folder (SQLite + chunks + graph) over given vectors, with made-up file rows."""
+    index = SoundIndex.open(Path(db_dir), readonly=False)
+    index.bind(model_id, vectors.shape[1], params, reembed=True)
+    chunk_rows = 65_536
+    n = len(vectors)
+    with index.store.transaction() as conn:
+        label = 0
+        for cid, start in enumerate(range(0, n, chunk_rows), start=1):
+            block = vectors[start : start + chunk_rows]
+            index.chunk_path(cid).parent.mkdir(parents=True, exist_ok=True)
+            write_chunk(index.chunk_path(cid), quantize(block))
+            conn.execute("INSERT INTO chunks(id, n, live) VALUES(?, ?, ?)", (cid, len(block), len(block)))
+            for row in range(0, len(block), seg_per_file):
+                k = min(seg_per_file, len(block) - row)
+                fid = label // seg_per_file
+                Store.insert_file(conn, dict(
+                    path=Path(f"/synthetic/cat{fid % categories:03d}/file{fid:07d}.wav"), display_path=f"/synthetic/file{fid:07d}.wav",
+                    root=Path("/synthetic"), size=1, mtime_ns=0, content_hash=f"{fid:032x}", duration=k * 0.5 + 0.5,
+                    sample_rate=48000, channels=1, name=f"file{fid:07d}", description="", category=f"cat{fid % categories:03d}",
+                    subcategory="", category_source="folder", label0=label, n_segments=k, hop=0.5, chunk_id=cid, chunk_row=row,
+                ))
+                label += k
+        Store.set_meta(conn, "next_label", str(label))
+    index.refresh_files()
+    graph, _ = build_graph(vectors, params)
+    index.hnsw = graph
+    index.save()
+    return index
+
+
+def benchmark_model():
+    """The shipped model if installed, else the compact m5 preset with seed-0 weights (same id in every process)."""
+    import torch
+
+    from engine.library.paths import default_model_path
+    from engine.models import AVModel
+    from engine.presets import get_preset
+
+    path = default_model_path()
+    if path is not None:
+        return AVModel.load(path).eval()
+    torch.manual_seed(0)
+    return AVModel(get_preset("m5", "compact")).eval()
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def write_results(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, path)
