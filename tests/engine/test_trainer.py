@@ -229,3 +229,22 @@ def test_cli_train_resume_and_errors(data: Path, tmp_path: Path) -> None:
     assert isinstance(r.exception, ConfigError) and "m1" in str(r.exception)
     r = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "new")])
     assert isinstance(r.exception, ConfigError) and "--preset is required" in str(r.exception)
+
+
+def test_videos_to_prepared_dataset_to_trained_and_evaluated_model(tmp_path: Path) -> None:
+    """The whole path a user runs: generated videos -> prepare -> train -> evaluate."""
+    from engine.data.prepare import prepare_dataset
+    from engine.data.synthetic import random_events, write_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for v in range(6):
+        write_video(videos / f"clip{v}.mp4", random_events(8, seed=v), seed=v)
+    report = prepare_dataset(videos, tmp_path / "data", workers=0, split_ratios=(0.5, 0.25, 0.25), features=FEATURES, progress=False)
+    assert report.ok and report.seconds == 48
+    cfg = tiny_cfg("m1", epochs=2, negatives="gameplay", min_gap_s=2)
+    res = train(cfg, tmp_path / "data", tmp_path / "run", RunOptions(preset="m1", **CPU))
+    assert res.epochs_done == 2 and res.best_path is not None
+    ev = evaluate(res.best_path, tmp_path / "data", n_pairs=16, per_video=4)
+    assert ev["correlation"]["n_pairs"] == 16 and ev["correlation"]["negatives"] == "gameplay"
+    assert ev["recommendation"]["list_size"] == 4 * report.split_videos["test"]
