@@ -39,19 +39,23 @@ def register(app: typer.Typer) -> None:
         """Decode videos into frames (224x224 at t=k+0.5 s) and 1-s log-mels (64x100); resumable."""
         from engine.data.prepare import prepare_dataset
 
-        report = prepare_dataset(
-            videos,
-            out,
-            labels_csv=labels,
-            workers=workers,
-            seed=seed,
-            split_ratios=_ratios(split),
-            features=FeatureCfg(),
-            progress=progress,
-            silence_rms=silence_rms,
-            groups_csv=groups,
-            group_column=group_column,
-        )
+        try:
+            report = prepare_dataset(
+                videos,
+                out,
+                labels_csv=labels,
+                workers=workers,
+                seed=seed,
+                split_ratios=_ratios(split),
+                features=FeatureCfg(),
+                progress=progress,
+                silence_rms=silence_rms,
+                groups_csv=groups,
+                group_column=group_column,
+            )
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: the finished videos are kept in {out}; run the same command again to continue", err=True)
+            raise typer.Exit(130) from None
         typer.echo(report.summary())
         if not report.ok:
             typer.echo(f"error: no video under {videos} could be used (see the reasons above); nothing was written", err=True)

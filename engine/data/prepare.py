@@ -274,7 +274,10 @@ def _collect(videos: Path, labels: LabelTable | None) -> tuple[list[_Video], lis
 
 
 def _init_worker() -> None:
-    """Worker processes share few cores: one thread each for torch and OpenCV."""
+    """Worker processes share few cores: one thread each for torch and OpenCV; Ctrl-C ends them quietly."""
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # the parent reports; .tmp folders go on the next run
     import cv2
     import torch
 
@@ -425,19 +428,25 @@ def prepare_dataset(
                 "labels_csv": str(labels_csv) if labels_csv else None, "groups_csv": str(groups_csv) if groups_csv else None,
                 "group_column": group_column if groups_csv else None}
     last_index = time.monotonic()
-    for v, result in _run(jobs, out, fdict, workers, progress):
-        if result["ok"]:
-            done[v.video_id] = v
-            report.processed += 1
-            report.decoded_seconds += float(result["duration"])
-            if "note" in result:
-                report.notes.append(Skipped(str(v.path), result["note"]))
-        else:
-            report.skipped.append(Skipped(str(v.path), result["reason"]))
-            log.debug("skipped %s: %s", v.path, result["reason"])
-        if time.monotonic() - last_index > INDEX_EVERY_S and done:  # a partial index others can already read
+    try:
+        for v, result in _run(jobs, out, fdict, workers, progress):
+            if result["ok"]:
+                done[v.video_id] = v
+                report.processed += 1
+                report.decoded_seconds += float(result["duration"])
+                if "note" in result:
+                    report.notes.append(Skipped(str(v.path), result["note"]))
+            else:
+                report.skipped.append(Skipped(str(v.path), result["reason"]))
+                log.debug("skipped %s: %s", v.path, result["reason"])
+            if time.monotonic() - last_index > INDEX_EVERY_S and done:  # a partial index others can already read
+                _write_index(out, done, splits, report, {**run_meta, "complete": False})
+                last_index = time.monotonic()
+    except KeyboardInterrupt:
+        if done:
             _write_index(out, done, splits, report, {**run_meta, "complete": False})
-            last_index = time.monotonic()
+        log.warning("interrupted with %d of %d videos done; run the same command again to continue", len(done), len(candidates))
+        raise
     report.wall_seconds = time.perf_counter() - t_start
     if done:
         _write_index(out, done, splits, report, {**run_meta, "complete": True})
