@@ -111,30 +111,34 @@ def recall_and_speed(graph: HnswIndex, data: np.ndarray, queries: np.ndarray, k:
     return {"recall@10": hits / (k * min(exact_queries, len(queries))), "hnsw": h, "exact": e, "speedup_p50": e["p50_ms"] / max(h["p50_ms"], 1e-9)}
 
 
-def synthetic_index(db_dir: Path, vectors: np.ndarray, model_id: str, seg_per_file: int = 8, params: HnswParams = HnswParams(),
+def synthetic_index(db_dir: Path, vectors: np.ndarray, model_id: str, seg_per_file: int | list[int] = 8, params: HnswParams = HnswParams(),
                     categories: int = 300) -> SoundIndex:
-    """A real index folder (SQLite + chunks + graph) over given vectors, with made-up file rows."""
+    """A real index folder (SQLite + chunks + graph) over given vectors, with made-up file rows.
+
+    ``seg_per_file`` is one count for every file or a list of counts (consecutive rows per file).
+    """
+    n = len(vectors)
+    counts = list(seg_per_file) if isinstance(seg_per_file, list) else [seg_per_file] * (-(-n // seg_per_file))
+    assert sum(counts) >= n
     index = SoundIndex.open(Path(db_dir), readonly=False)
     index.bind(model_id, vectors.shape[1], params, reembed=True)
-    chunk_rows = 65_536
-    n = len(vectors)
     with index.store.transaction() as conn:
-        label = 0
-        for cid, start in enumerate(range(0, n, chunk_rows), start=1):
-            block = vectors[start : start + chunk_rows]
-            index.chunk_path(cid).parent.mkdir(parents=True, exist_ok=True)
-            write_chunk(index.chunk_path(cid), quantize(block))
-            conn.execute("INSERT INTO chunks(id, n, live) VALUES(?, ?, ?)", (cid, len(block), len(block)))
-            for row in range(0, len(block), seg_per_file):
-                k = min(seg_per_file, len(block) - row)
-                fid = label // seg_per_file
+        label, fid, cid = 0, 0, 0
+        while label < n:
+            cid += 1
+            start, rows = label, 0
+            while label < n and (rows == 0 or rows + counts[fid] <= 65_536):  # whole files per chunk
+                k = min(counts[fid], n - label)
                 Store.insert_file(conn, dict(
                     path=Path(f"/synthetic/cat{fid % categories:03d}/file{fid:07d}.wav"), display_path=f"/synthetic/file{fid:07d}.wav",
                     root=Path("/synthetic"), size=1, mtime_ns=0, content_hash=f"{fid:032x}", duration=k * 0.5 + 0.5,
                     sample_rate=48000, channels=1, name=f"file{fid:07d}", description="", category=f"cat{fid % categories:03d}",
-                    subcategory="", category_source="folder", label0=label, n_segments=k, hop=0.5, chunk_id=cid, chunk_row=row,
+                    subcategory="", category_source="folder", label0=label, n_segments=k, hop=0.5, chunk_id=cid, chunk_row=rows,
                 ))
-                label += k
+                label, rows, fid = label + k, rows + k, fid + 1
+            index.chunk_path(cid).parent.mkdir(parents=True, exist_ok=True)
+            write_chunk(index.chunk_path(cid), quantize(vectors[start:label]))
+            conn.execute("INSERT INTO chunks(id, n, live) VALUES(?, ?, ?)", (cid, rows, rows))
         Store.set_meta(conn, "next_label", str(label))
     index.refresh_files()
     graph, _ = build_graph(vectors, params)

@@ -25,7 +25,7 @@ from engine.library.vectors import exact_search
 log = logging.getLogger(__name__)
 
 EXACT_LIMIT = 20_000  # filtered searches over at most this many segments are exact
-MAX_FETCH = 4_096  # beyond this HNSW over-fetch, search the allowed segments exactly
+MAX_FETCH = 16_384  # beyond this HNSW over-fetch (long files hog the top hits), search the allowed segments exactly
 
 
 @dataclass(frozen=True)

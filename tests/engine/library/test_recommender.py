@@ -137,3 +137,27 @@ def test_for_frame_uses_the_visual_encoder(rec: Recommender, rng) -> None:
     via_frame = rec.for_frame(rgb, k=5)
     vec = rec.model.embed_frames(rgb[None])[0]
     assert [c.path for c in via_frame] == [c.path for c in rec.for_embedding(vec, k=5)]
+
+
+def test_long_file_hogging_the_top_hits_still_yields_k_files(tmp_path: Path, model, rng) -> None:
+    """One 600-segment file sits right at the query: the over-fetch must grow past it to fill k files."""
+    from engine.library.benchmark import synthetic_index
+
+    q = unit(rng.normal(size=model.cfg.embed_dim))
+    near = unit(q + 0.05 * rng.normal(size=(600, model.cfg.embed_dim)))
+    rest = unit(rng.normal(size=(30 * 4, model.cfg.embed_dim)))
+    index = synthetic_index(tmp_path / "idx", np.concatenate([near, rest]), model.model_id, seg_per_file=[600] + [4] * 30)
+    index.close()
+    with SoundIndex.open(tmp_path / "idx", model.model_id) as idx:
+        rec = Recommender(model, idx)
+        got = rec.for_embedding(q, k=10)
+        assert len(got) == 10 and len({c.path for c in got}) == 10
+        assert got[0].name == "file0000000"
+        labels, vecs = all_vectors(idx)
+        per_file = {}
+        for f in idx.files():
+            per_file[f.name] = float(np.linalg.norm(vecs[f.label0 : f.label0 + f.n_segments] - q, axis=1).min())
+        want = sorted(per_file, key=per_file.get)[:10]
+        assert [c.name for c in got] == want
+        per_seg = rec.for_embedding(q, k=700, per_segment=True)
+        assert len(per_seg) == 700
