@@ -32,7 +32,7 @@ work=build/pyinstaller
 stage="$work/stage/$name"
 
 echo "build: PyInstaller one-folder bundle (this takes several minutes)"
-"$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+"$PY" -m PyInstaller --noconfirm --log-level WARN \
   --distpath "$work/dist" --workpath "$work/work" packaging/foley-assistant.spec
 
 rm -rf "$work/stage"

@@ -4,6 +4,8 @@ Every module here is either never imported by the app or only by code paths it n
 (torch.compile, ONNX export, TensorBoard, librosa's sklearn-based segmentation, ...). The test
 imports every engine/foley_app module and runs the model, log-mel and onset code with these
 imports blocked, so adding a dependency on one of them fails in CI rather than in the bundle.
+Imports made from C code are invisible to that test (and to PyInstaller): running
+``packaging/smoke_test.py`` on the built app is the final check.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ EXCLUDED_MODULES = (
     # torch: compiler, export and tooling (inference runs eagerly)
     "torch._inductor", "torch.onnx", "torch.utils.tensorboard", "tensorboard", "torch.utils.benchmark",
     "torch.utils.cpp_extension", "torch.utils.bottleneck", "triton", "sympy", "networkx", "jinja2",
-    # librosa extras: segmentation/decomposition (sklearn), GPU numba
-    "sklearn", "numba.cuda",
+    # librosa extras: segmentation/decomposition (sklearn). Not numba.cuda: it is the only Python
+    # importer of numba._devicearray, which numba's C dispatcher needs (a frozen run showed it).
+    "sklearn",
     # Qt modules the GUI does not use (QtCore/QtGui/QtWidgets/QtSvg only)
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
     "PySide6.QtQuickControls2", "PySide6.QtQuick3D", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
@@ -36,7 +39,8 @@ EXCLUDED_MODULES = (
 # test binaries and build helpers, and test data shipped inside packages.
 EXCLUDED_PATH_PARTS = (
     "torch/include/",
-    "torch/bin/",
+    "torch/bin/",  # C++ test programs and protoc (torch_shm_manager is kept, below)
+    "torch/test/",  # ~80 MB of C++ unit-test executables
     "torch/share/cmake/",
     "torch/lib/libtorchbind_test",
     "torch/lib/libjitbackend_test",
@@ -52,9 +56,15 @@ CUDA_LIBRARY_PREFIXES = (
 )  # fmt: skip
 
 
+# Needed although under an excluded folder: ``import torch`` fails without the shared-memory manager.
+KEPT_PATHS = ("torch/bin/torch_shm_manager",)
+
+
 def keep(dest: str, cuda_build: bool) -> bool:
     """Whether a collected file (its destination path in the bundle) stays in the bundle."""
     path = dest.replace("\\", "/")
+    if path in KEPT_PATHS:
+        return True
     if any(part in path for part in EXCLUDED_PATH_PARTS):
         return False
     name = path.rsplit("/", 1)[-1]

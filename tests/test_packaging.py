@@ -252,6 +252,9 @@ def test_bundle_filter_drops_headers_tests_and_cuda_only_on_cpu_builds() -> None
     spec.loader.exec_module(excludes)
     assert not excludes.keep("torch/include/ATen/ATen.h", cuda_build=False)
     assert not excludes.keep("torch/lib/libtorchbind_test.so", cuda_build=False)
+    assert not excludes.keep("torch/test/Dict_test", cuda_build=False)
+    assert not excludes.keep("torch/bin/test_api", cuda_build=False)
+    assert excludes.keep("torch/bin/torch_shm_manager", cuda_build=False)  # import torch needs it
     assert not excludes.keep("scipy/io/tests/data/x.mat", cuda_build=False)
     assert not excludes.keep("nvidia/cublas/lib/libcublas.so.12", cuda_build=False)
     assert excludes.keep("nvidia/cublas/lib/libcublas.so.12", cuda_build=True)
