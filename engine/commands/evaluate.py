@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the pairs and the search list."),
         skip_silent: bool = typer.Option(False, "--skip-silent", help="Leave silent seconds out of the test sets."),
         silence_rms: float = typer.Option(1e-3, "--silence-rms", help="RMS below which a second counts as silent."),
+        prior_weight: float = typer.Option(0.0, "--prior-weight", help="Also rank by distance - W * log(typicality of the clip in the training audio); 0 = off."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for eval.json and eval.md (default: the checkpoint's folder)."),
         compare_flag: bool = typer.Option(False, "--compare", help="Print the RUNS given as arguments side by side (with this evaluation, if any)."),
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
             if data is None:
                 raise ConfigError("--data is required with --checkpoint")
             result = run_eval(checkpoint, data, split=split, n_pairs=n_pairs, per_video=per_video, seed=seed, device=device,
-                              skip_silent=skip_silent, silence_rms=silence_rms)
+                              skip_silent=skip_silent, silence_rms=silence_rms, prior_weight=prior_weight)
             out_dir = out or checkpoint.parent
             json_path, md_path = write_eval(result, out_dir)
             typer.echo(render(result))

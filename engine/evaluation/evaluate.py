@@ -59,8 +59,13 @@ def evaluate(
     min_gap_s: int | None = None,
     skip_silent: bool = False,
     silence_rms: float = 1e-3,
+    prior_weight: float = 0.0,
 ) -> dict[str, Any]:
-    """Evaluate a model file on a prepared dataset split; returns the ``eval.json`` content."""
+    """Evaluate a model file on a prepared dataset split; returns the ``eval.json`` content.
+
+    ``prior_weight`` > 0 adds a "model + prior" ranking: distance minus ``prior_weight`` times the
+    log of the clip's typicality of the training audio (common sounds move up for every frame).
+    """
     from engine.models import AVModel
 
     t0 = time.monotonic()
@@ -102,8 +107,12 @@ def evaluate(
         ref_rows = np.sort(rng.choice(train_rows, size=min(BLIND_REFERENCE, train_rows.size), replace=False))
         score = M.typicality(a, _embed(model, cache, ref_rows, "audio"))
         blind = M.ranking_metrics(np.broadcast_to(-score, dist.shape), targets, labels if labelled else None)
+        log_prior = np.log(np.maximum(score, 1e-300))
+        with_prior = (
+            M.ranking_metrics(dist - prior_weight * log_prior[None, :], targets, labels if labelled else None) if prior_weight > 0 else None
+        )
     else:
-        blind = None
+        blind = with_prior = None
         log.warning("no training rows in %s: the image-blind baseline is left out", data)
 
     result = {
@@ -126,6 +135,8 @@ def evaluate(
             "labelled": labelled,
             "model": model_block,
             "image_blind": blind,
+            "model_with_prior": with_prior,
+            "prior_weight": prior_weight,
             "chance": chance,
         },
         "seconds": round(time.monotonic() - t0, 2),

@@ -66,6 +66,7 @@ def render(ev: dict) -> str:
     ]
     rows = [
         (name, _encoder(ev), proj, loss, rec["model"]),
+        (f"{name} + prior (w={rec.get('prior_weight', 0):g})", _encoder(ev), proj, loss, rec.get("model_with_prior")),
         ("image-blind", "-", "-", "typicality of training audio", rec["image_blind"]),
         ("chance", "-", "-", "uniform random ranking", rec["chance"]),
     ]

@@ -160,13 +160,13 @@ class Trainer:
         if state.get("features") != to_dict(cache.features):
             raise CheckpointError(f"{self.out / ckpt.LAST}: feature settings differ from the dataset's; start a new --out")
 
-    def _build_model(self, cache: FeatureCache, device: torch.device) -> nn.Module:
+    def _build_model(self, cache: FeatureCache, device: torch.device, fresh: bool) -> nn.Module:
         from engine.models import AVModel
 
         model = AVModel(self.cfg.model, cache.features)
         if self.opts.preset == "ft" and not self.cfg.init_from:
             raise ConfigError("preset 'ft' fine-tunes a contrastively pre-trained model: pass --init-from RUN/best.pt of an m4..m7 run")
-        if self.cfg.init_from:
+        if self.cfg.init_from and fresh:  # a resumed run takes all weights from its state
             self._init_encoders(model, Path(self.cfg.init_from), cache)
         return model.to(device)
 
@@ -244,7 +244,7 @@ class Trainer:
     def _run(self, info: DistInfo, device: torch.device, cache: FeatureCache, state: dict[str, Any] | None) -> TrainResult:
         cfg = self.cfg
         _seed_everything(cfg.seed)
-        model = self._build_model(cache, device)
+        model = self._build_model(cache, device, fresh=state is None)
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.lr_decay_factor, patience=cfg.lr_decay_patience)
         amp = cfg.amp and device.type == "cuda"

@@ -189,3 +189,13 @@ def test_cli_evaluate_and_compare(data: Path, model_file: Path, tmp_path: Path) 
     assert isinstance(r.exception, ConfigError)
     r = runner.invoke(app, ["evaluate", "-c", str(model_file)])
     assert isinstance(r.exception, ConfigError) and "--data" in str(r.exception)
+
+
+def test_prior_ranking_moves_from_model_to_image_blind(data: Path, model_file: Path) -> None:
+    plain = evaluate(model_file, data, n_pairs=20, per_video=2)
+    assert plain["recommendation"]["model_with_prior"] is None
+    tiny = evaluate(model_file, data, n_pairs=20, per_video=2, prior_weight=1e-9)["recommendation"]
+    huge = evaluate(model_file, data, n_pairs=20, per_video=2, prior_weight=1e9)["recommendation"]
+    assert tiny["model_with_prior"] == tiny["model"]  # a negligible prior keeps the model's order
+    assert huge["model_with_prior"] == huge["image_blind"]  # a dominant prior is the image-blind order
+    assert "| m3 + prior (w=1e+09) |" in render(evaluate(model_file, data, n_pairs=20, per_video=2, prior_weight=1e9))
