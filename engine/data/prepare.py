@@ -28,6 +28,7 @@ from engine.config import FeatureCfg, from_dict, to_dict
 from engine.data import cache as C
 from engine.data.labels import LabelTable, folder_label, read_vggsound_csv
 from engine.data.media import VIDEO_EXTENSIONS
+from engine.data.splits import assign_splits, check_ratios, read_groups
 from engine.errors import ConfigError, DatasetError, EngineError
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class _Video:
     mtime_ns: int
 
 
-# --- discovery, labels, splits -------------------------------------------------------------------
+# --- discovery and labels -------------------------------------------------------------------
 
 
 def find_videos(root: Path) -> tuple[list[Path], list[Skipped]]:
@@ -129,114 +130,19 @@ def find_videos(root: Path) -> tuple[list[Path], list[Skipped]]:
     def on_error(exc: OSError) -> None:
         skipped.append(Skipped(str(exc.filename or root), f"folder not readable ({exc.strerror or exc})"))
 
+    visited: set[str] = set()
     for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:  # a symlink loop, or the same folder linked twice
+            dirs[:] = []
+            continue
+        visited.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             p = Path(folder) / name
             if p.suffix.lower() in VIDEO_EXTENSIONS and not name.startswith("."):
                 found.append(p)
     return sorted(found), skipped
-
-
-def assign_splits(
-    video_ids: Sequence[str],
-    seed: int,
-    ratios: Sequence[float],
-    fixed: dict[str, str] | None = None,
-    groups: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """Split by video (or by group of videos), seeded; returns video id -> "train" | "val" | "test".
-
-    ``fixed`` (from a labels CSV) pins videos: "test"/"val" stay, "train" is cut into train/val
-    by the ratio of those two shares. The other videos are shuffled and cut by ``ratios``
-    (train, val, test), every non-zero share getting at least one unit when there are enough.
-    With ``groups`` (video id -> group, e.g. the game map) whole groups are the units, so no
-    group is in two splits; videos without a group are a group of their own.
-    """
-    fixed = fixed or {}
-    groups = groups or {}
-    r_train, r_val, r_test = _check_ratios(ratios)
-    rng = np.random.default_rng(seed)
-    out = {v: fixed[v] for v in video_ids if fixed.get(v) in ("val", "test")}
-
-    def cut(videos: list[str], shares: tuple[float, float, float]) -> None:
-        members: dict[str, list[str]] = {}
-        for v in videos:
-            members.setdefault(groups.get(v, f"video:{v}"), []).append(v)
-        units = sorted(members)
-        order = [units[i] for i in rng.permutation(len(units))]
-        n_test, n_val = _counts(len(order), shares)
-        for i, unit in enumerate(order):
-            for v in members[unit]:
-                out[v] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
-
-    cut(sorted(v for v in video_ids if not fixed.get(v)), (r_train, r_val, r_test))
-    share = r_val / (r_train + r_val) if r_train + r_val > 0 else 0.0
-    cut(sorted(v for v in video_ids if fixed.get(v) == "train"), (1.0 - share, share, 0.0))
-    return out
-
-
-def read_groups(path: Path, column: str, video_ids: Sequence[str]) -> dict[str, str]:
-    """Video id -> group from a CSV with a header: its first column names the video (id, file or path), ``column`` the group.
-
-    The gameplay corpus' ``manifest.csv`` works as is: ``--groups manifest.csv --group-column scenario``.
-    """
-    import csv
-
-    try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            if column not in fields:
-                raise DatasetError(f"{path}: no column {column!r} (columns: {', '.join(fields)}); pick one with --group-column")
-            key = fields[0]
-            table = [(row.get(key) or "", row.get(column) or "") for row in reader]
-    except FileNotFoundError as exc:
-        raise DatasetError(f"groups CSV not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: groups CSV unreadable ({exc})") from exc
-    by_id = set(video_ids)
-    by_stem: dict[str, list[str]] = {}
-    for v in video_ids:
-        by_stem.setdefault(Path(v).name, []).append(v)
-    out: dict[str, str] = {}
-    for name, group in table:
-        if not name or not group:
-            continue
-        stem = Path(name).with_suffix("").as_posix()
-        if stem in by_id:
-            out[stem] = group
-        elif len(by_stem.get(Path(stem).name, [])) == 1:
-            out[by_stem[Path(stem).name][0]] = group
-    missing = len(set(video_ids) - set(out))
-    if missing:
-        log.warning("%s: %d videos have no group; each is split on its own", path, missing)
-    return out
-
-
-def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
-    if len(ratios) != 3 or any(r < 0 or not math.isfinite(r) for r in ratios) or sum(ratios) <= 0:
-        raise ConfigError(f"split ratios must be three non-negative numbers train,val,test (got {tuple(ratios)}), e.g. 0.8,0.1,0.1")
-    total = float(sum(ratios))
-    return ratios[0] / total, ratios[1] / total, ratios[2] / total
-
-
-def _counts(n: int, ratios: tuple[float, float, float]) -> tuple[int, int]:
-    """(n_test, n_val) for ``n`` videos: rounded shares, at least one each when non-zero and n allows."""
-    r_train, r_val, r_test = ratios
-    n_test, n_val = round(n * r_test), round(n * r_val)
-    wanted = [r > 0 for r in ratios]
-    if n >= sum(wanted):
-        n_test = max(n_test, 1) if r_test > 0 else 0
-        n_val = max(n_val, 1) if r_val > 0 else 0
-        while n_test + n_val > n - (1 if r_train > 0 else 0):
-            if n_val >= n_test and n_val > (1 if r_val > 0 else 0):
-                n_val -= 1
-            elif n_test > (1 if r_test > 0 else 0):
-                n_test -= 1
-            else:
-                break
-    return min(n_test, n), max(0, min(n_val, n - n_test))
 
 
 def _collect(videos: Path, labels: LabelTable | None) -> tuple[list[_Video], list[Skipped]]:
@@ -400,7 +306,7 @@ def prepare_dataset(
         raise DatasetError(f"{videos}: not a folder of videos" + ("" if videos.exists() else " (it does not exist)"))
     if features.fps != 1.0 or features.clip_seconds != 1.0:
         raise ConfigError("prepare writes one frame and one 1-s clip per second: fps and clip_seconds must be 1")
-    _check_ratios(split_ratios)
+    check_ratios(split_ratios)
     t_start = time.perf_counter()
     labels = read_vggsound_csv(labels_csv) if labels_csv is not None else None
     candidates, skipped = _collect(videos, labels)

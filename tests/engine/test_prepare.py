@@ -19,7 +19,8 @@ from engine.data import synthetic
 from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.features import clip_at_second, log_mel, log_mel_batch, resize_frame, rms
 from engine.data.media import load_audio, read_frames_at
-from engine.data.prepare import PrepareReport, assign_splits, prepare_dataset, read_groups
+from engine.data.prepare import PrepareReport, prepare_dataset
+from engine.data.splits import assign_splits, read_groups
 from engine.errors import ConfigError, DatasetError
 
 GOOD = {  # relative path -> events (None = a blank, silent second)
