@@ -168,7 +168,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def shard_name(video_id: str) -> str:
     """A filesystem-safe, unique folder name for a video id (readable when the id already is safe)."""
     safe = _UNSAFE.sub("_", video_id.replace("/", "__")).strip("._") or "video"
-    if safe == video_id.replace("/", "__") and "__" not in video_id and not safe.startswith(TMP_PREFIX):
+    if safe == video_id.replace("/", "__") and "__" not in video_id and len(safe) <= 90:
         return safe  # folder/clip -> folder__clip; anything else gets a hash suffix to stay unique
     return f"{safe[:80]}-{hashlib.sha1(video_id.encode()).hexdigest()[:8]}"
 

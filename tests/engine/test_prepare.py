@@ -298,3 +298,14 @@ def test_truncated_download_is_used_in_part_and_reported(tmp_path: Path) -> None
     assert report.videos == 1 and 2 <= report.seconds <= 7
     assert len(report.notes) == 1 and "usable of 10.0 s" in report.notes[0].reason
     assert "used only in part" in report.summary()
+
+
+def test_shard_names_are_safe_and_unique() -> None:
+    from engine.data.cache import shard_name
+
+    assert shard_name("wes000") == "wes000" and shard_name("dogs/clip1") == "dogs__clip1"
+    names = [shard_name(v) for v in ("a b", "a_b", "a/b", "a__b", "été/ça", "..", ".tmp-x", "x" * 300)]
+    assert len(set(names)) == len(names)
+    for n in names:
+        assert n and "/" not in n and not n.startswith(".") and len(n) < 100
+        assert all(c.isascii() and (c.isalnum() or c in "._-") for c in n), n
