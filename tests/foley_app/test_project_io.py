@@ -385,3 +385,18 @@ def test_recent_list_puts_the_newest_first_without_duplicates(tmp_path: Path) ->
     recent = update_recent(recent, a)
     assert recent == [a, b]
     assert update_recent([a, b, c], c, limit=2) == [c, a]
+
+
+def test_absolute_and_parent_paths_are_only_data(tmp_path: Path) -> None:
+    """``..`` and absolute paths are legitimate (media next to or far from the project): the loader
+    resolves them and checks existence, it never opens them; what is not there is reported."""
+    data = _valid()
+    data["video"] = "/nonexistent/root/video.mp4"
+    data["tracks"][0]["clips"][0]["sound"] = "../../../../../../etc/passwd"
+    path = tmp_path / "deep" / "p.foley.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data), encoding="utf-8")
+    doc = load_project(path)
+    assert doc.video == Path("/nonexistent/root/video.mp4")
+    assert doc.find_clip("c1")[1].sound_path == Path("/etc/passwd")
+    assert missing_media(doc) == [Path("/nonexistent/root/video.mp4")]
