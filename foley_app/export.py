@@ -48,6 +48,7 @@ RELEASE_MS = 80.0
 DEFAULT_FPS = 25.0
 MP4_COPY_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg"})  # picture we can remux into mp4
 _BLOCK = 32  # limiter release runs per block of samples
+_CHUNK = 1 << 20  # samples per pass when applying the limiter's gain (a multiple of _BLOCK)
 
 Progress = Callable[[int, int], None]
 
@@ -146,45 +147,69 @@ def render(doc: Document, sr: int = 48_000, length_s: float | None = None, cache
     return out
 
 
+def _block_peaks(x: np.ndarray) -> np.ndarray:
+    """Max ``|x|`` per block of ``_BLOCK`` samples, a chunk at a time (no full-size temporaries)."""
+    out = np.empty(-(-x.size // _BLOCK), np.float32)
+    for a in range(0, x.size, _CHUNK):
+        seg = np.abs(x[a : a + _CHUNK])
+        nb = -(-seg.size // _BLOCK)
+        pad = np.zeros(nb * _BLOCK, np.float32)
+        pad[: seg.size] = seg
+        out[a // _BLOCK : a // _BLOCK + nb] = pad.reshape(nb, _BLOCK).max(axis=1)
+    return out
+
+
 def limit(x: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_ms: float = LOOKAHEAD_MS,
-          release_ms: float = RELEASE_MS) -> np.ndarray:
-    """Look-ahead peak limiter: ``|y| <= ceiling`` everywhere; a signal under the ceiling is returned as is."""
+          release_ms: float = RELEASE_MS, out: np.ndarray | None = None) -> np.ndarray:
+    """Look-ahead peak limiter: ``|y| <= ceiling`` everywhere; a signal under the ceiling comes back as is.
+
+    Works per block of samples and applies the gain a chunk at a time, so besides the output it
+    needs little memory even for hours of audio; ``out=x`` limits in place.
+    """
     from scipy.ndimage import minimum_filter1d
 
     x = np.asarray(x, np.float32)
+    if out is None:
+        out = x.copy()
+    elif out is not x:
+        out[...] = x
     ceiling = np.float32(db_to_gain(ceiling_db))
-    mag = np.abs(x)
-    if x.size == 0 or float(mag.max()) <= ceiling:
-        return x.copy()
+    if x.size == 0:
+        return out
+    peaks = _block_peaks(x)
+    if float(peaks.max()) <= ceiling:
+        return out
     look = max(1, int(round(lookahead_ms * sr / 1000)))
-    n_blocks = -(-x.size // _BLOCK)
-    padded = np.zeros(n_blocks * _BLOCK, np.float32)
-    padded[: x.size] = mag
-    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, _BLOCK).max(axis=1), 1e-30))  # per block
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-30))  # gain each block needs
     # target[j] <= the gain every sample within look-1 samples of block j needs; a release curve
     # under it, averaged over `look` samples, then stays under what each sample needs
     target = minimum_filter1d(need, size=2 * (-(-(look - 1) // _BLOCK)) + 1, mode="nearest")
     alpha = 1.0 - math.exp(-_BLOCK / (release_ms * sr / 1000))
-    rel = np.empty(n_blocks, np.float64)
+    rel = np.empty(target.size, np.float64)
     g = 1.0
     for j, t in enumerate(target.tolist()):  # instant attack, exponential release
         g = t if t <= g else g + (t - g) * alpha
         rel[j] = g
-    per_sample = np.repeat(rel, _BLOCK)[: x.size]
-    ext = np.concatenate([np.full(look // 2, per_sample[0]), per_sample, np.full((look - 1) // 2, per_sample[-1])])
-    csum = np.concatenate([[0.0], np.cumsum(ext)])
-    gain = ((csum[look:] - csum[:-look]) / look).astype(np.float32)  # centred moving average
-    y = x * gain
-    return np.clip(y, -ceiling, ceiling, out=y)
+    n, left, right = x.size, look // 2, (look - 1) // 2
+    for a in range(0, n, _CHUNK):  # centred moving average of the per-sample gain, edges held
+        b = min(n, a + _CHUNK)
+        per_sample = rel[np.clip(np.arange(a - left, b + right), 0, n - 1) // _BLOCK]
+        csum = np.concatenate([[0.0], np.cumsum(per_sample)])
+        out[a:b] *= ((csum[look:] - csum[:-look]) / look).astype(np.float32)
+    return np.clip(out, -ceiling, ceiling, out=out)
 
 
-def normalize(x: np.ndarray, peak_db: float = CEILING_DB) -> np.ndarray:
-    """Scale so the peak sits at ``peak_db`` dBFS (silence stays silence)."""
+def normalize(x: np.ndarray, peak_db: float = CEILING_DB, out: np.ndarray | None = None) -> np.ndarray:
+    """Scale so the peak sits at ``peak_db`` dBFS (silence stays silence); ``out=x`` works in place."""
     x = np.asarray(x, np.float32)
-    peak = float(np.abs(x).max()) if x.size else 0.0
-    if peak == 0.0:
-        return x.copy()
-    return x * np.float32(db_to_gain(peak_db) / peak)
+    peak = float(_block_peaks(x).max()) if x.size else 0.0
+    if out is None:
+        out = x.copy()
+    elif out is not x:
+        out[...] = x
+    if peak > 0.0:
+        out *= np.float32(db_to_gain(peak_db) / peak)
+    return out
 
 
 def mixdown(doc: Document, sr: int = 48_000, mode: str = "limit", *, length_s: float | None = None,
@@ -195,7 +220,7 @@ def mixdown(doc: Document, sr: int = 48_000, mode: str = "limit", *, length_s: f
         raise ExportError(f"unknown mix mode {mode!r}; choose from {', '.join(MODES)}")
     raw = render(doc, sr, length_s, cache, progress, cancel, skip_missing)
     _check_cancel(cancel)
-    return limit(raw, sr) if mode == "limit" else normalize(raw)
+    return limit(raw, sr, out=raw) if mode == "limit" else normalize(raw, out=raw)
 
 
 # -- WAV ------------------------------------------------------------------------------------
@@ -214,7 +239,8 @@ def export_wav(doc: Document, path: Path | str, sr: int = 48_000, mode: str = "l
     data = mix if channels == 1 else np.repeat(mix[:, None], 2, axis=1)
     try:
         with atomic_path(path) as tmp:
-            sf.write(str(tmp), data, sr, subtype=subtype, format="WAV")
+            too_big = data.size * 4 > 0xFFFF_0000  # past plain WAV's 4 GB: RF64, which DAWs read too
+            sf.write(str(tmp), data, sr, subtype=subtype, format="RF64" if too_big else "WAV")
     except OSError as exc:
         raise ExportError(f"could not write {path}: {describe_os_error(exc)}") from exc
     except (RuntimeError, ValueError, TypeError) as exc:  # soundfile's errors (bad subtype, ...)
