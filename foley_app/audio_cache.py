@@ -95,9 +95,8 @@ class AudioCache:
         if wave.nbytes > self.max_bytes:
             log.info("%s is larger than the audio cache (%d MB); not kept", key[0], self.max_bytes >> 20)
             return
-        old = self._waves.pop(key, None)
-        if old is not None:
-            self._nbytes -= old.nbytes
+        for stale in [k for k in self._waves if k[0] == key[0]]:  # this file's older versions, too
+            self._nbytes -= self._waves.pop(stale).nbytes
         self._waves[key] = wave
         self._nbytes += wave.nbytes
         while self._nbytes > self.max_bytes and self._waves:

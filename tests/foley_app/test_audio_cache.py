@@ -50,6 +50,7 @@ def test_data_is_exact_read_only_and_refreshed_when_the_file_changes(tmp_path: P
     w2 = _write(p, 1200, seed=5)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert np.array_equal(cache.get(p), w2) and cache.decodes == 2
+    assert len(cache) == 1 and cache.nbytes == w2.nbytes  # the old version was dropped
     assert np.array_equal(cache.segment(p, 1150 / SR, 1250 / SR), np.r_[w2[1150:], np.zeros(50, np.float32)])
     with pytest.raises(MediaError):
         cache.get(tmp_path / "missing.wav")
