@@ -309,7 +309,7 @@ def run_library_eval(
     """Rank the indexed library for every labelled second of the held-out clips and score it (see module doc)."""
     from engine.api import Candidate  # noqa: F401  (the contract the recommender returns)
     from engine.data.media import read_frames_at
-    from engine.library import Recommender, SoundIndex
+    from engine.api import Recommender, SoundIndex
     from engine.models import AVModel
 
     say = progress or (lambda msg: None)

@@ -108,3 +108,88 @@ def test_find_label_files_pairs_videos(tmp_path: Path) -> None:
     assert set(le.find_label_files(tmp_path, "*_labels.tsv")) == {"a"}
     with pytest.raises(DatasetError):
         le.find_label_files(tmp_path / "nope", "*_labels.tsv")
+
+
+# ------------------------------------------------------------------ end to end on a generated setup
+@pytest.fixture(scope="module")
+def labelled_setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """3 clips (2 train, 1 test) with label files, a prepared dataset, a folder-per-category library,
+    a tiny m5 model and its index: everything ``evaluate-library`` reads."""
+    from dataclasses import replace
+
+    import torch
+
+    from engine.data import synthetic
+    from engine.api import index_library
+    from engine.models import AVModel
+    from engine.presets import get_preset
+
+    root = tmp_path_factory.mktemp("libeval")
+    data = synthetic.write_feature_cache(root / "dataset", n_videos=3, seconds=8, splits=["train", "train", "test"], seed=3)
+    clips = root / "clips"
+    clips.mkdir()
+    events = {}
+    for vid in ("vid000", "vid001", "vid002"):
+        ev = json.loads((data / "shards" / vid / "meta.json").read_text())["events"]
+        events[vid] = [e or None for e in ev]
+        synthetic.write_video(clips / f"{vid}.mp4", events[vid], seed=1)
+        # the "game" started <class>_00.wav for each event, plus a file the library does not hold
+        lines = [f"{k}\t" + (f"{e}_00.wav;ambient/wind.ogg" if e else "") for k, e in enumerate(events[vid])]
+        (clips / f"{vid}_labels.tsv").write_text("\n".join(lines) + "\n")
+    synthetic.write_sound_library(root / "library", per_class=1)  # 6 files, one per class
+    torch.manual_seed(0)
+    model = AVModel(replace(get_preset("m5"), vision_channels=(4, 8, 8, 16), audio_channels=(4, 8, 8, 16), image_size=32, fc_hidden=32))
+    ckpt = root / "model.pt"
+    model.save(ckpt)
+    model = AVModel.load(ckpt)
+    index_library([root / "library"], model, root / "db", workers=0, progress=False)
+    return {"root": root, "data": data, "clips": clips, "ckpt": ckpt, "db": root / "db", "events": events}
+
+
+def test_run_library_eval_end_to_end(labelled_setup: dict) -> None:
+    s = labelled_setup
+    rep = le.run_library_eval(s["ckpt"], s["clips"], s["db"], split_from=s["data"])
+    test_events = [e for e in s["events"]["vid002"] if e]
+    assert rep["clips"] == ["vid002"] and rep["train_clips"] == 2
+    assert rep["queries"] == len(test_events)
+    n_files = rep["library"]["files"]
+    assert n_files == len(list((s["root"] / "library").rglob("*.wav")))
+    res = rep["rankings"]
+    assert math.isclose(res["chance (uniform)"]["sample"]["1"], 1 / n_files)
+    # the library is smaller than 10 files: every ranking that lists all files hits at 10
+    assert res["model"]["sample"]["10"] == 1.0 and res["model"]["category"]["10"] == 1.0
+    # the label prior offers the most frequent training file for every frame
+    train_counts: dict[str, int] = {}
+    for vid in ("vid000", "vid001"):
+        for e in {(k, e) for k, e in enumerate(s["events"][vid]) if e}:
+            train_counts[e[1]] = train_counts.get(e[1], 0) + 1
+    top = max(sorted(train_counts), key=lambda c: train_counts[c])
+    assert rep["most_frequent_training_files"][0] == f"{top}_00.wav"
+    want = sum(e == top for e in test_events) / len(test_events)
+    assert math.isclose(res["prior-labels (image-blind)"]["sample"]["1"], want)
+    assert "prior-audio (image-blind, self-supervised)" in res
+    for r in res.values():
+        for level in ("sample", "category"):
+            assert 0.0 <= r[level]["1"] <= r[level]["5"] <= r[level]["10"] <= 1.0
+    assert rep["missing_labels"] == {}  # ambient/ starts are left out, not missing
+    assert rep["diversity"]["queries"] == rep["queries"]
+
+
+def test_evaluate_library_cli_writes_reports(labelled_setup: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    s = labelled_setup
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(app, ["evaluate-library", "--checkpoint", str(s["ckpt"]), "--videos", str(s["clips"]),
+                                      "--library-db", str(s["db"]), "--split-from", str(s["data"]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rep = json.loads((out / "library_eval.json").read_text())
+    assert rep["queries"] > 0 and "| model |" in (out / "library_eval.md").read_text()
+
+
+def test_no_test_clips_is_a_clear_error(labelled_setup: dict) -> None:
+    s = labelled_setup
+    with pytest.raises(DatasetError, match="no labelled clips in split"):
+        le.run_library_eval(s["ckpt"], s["clips"], s["db"], split_from=s["data"], split="val")
