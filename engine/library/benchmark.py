@@ -112,7 +112,7 @@ def recall_and_speed(graph: HnswIndex, data: np.ndarray, queries: np.ndarray, k:
 
 
 def synthetic_index(db_dir: Path, vectors: np.ndarray, model_id: str, seg_per_file: int | list[int] = 8, params: HnswParams = HnswParams(),
-                    categories: int = 300) -> SoundIndex:
+                    categories: int = 300, graph: HnswIndex | None = None) -> SoundIndex:
     """A real index folder (SQLite + chunks + graph) over given vectors, with made-up file rows.
 
     ``seg_per_file`` is one count for every file or a list of counts (consecutive rows per file).
@@ -141,7 +141,8 @@ def synthetic_index(db_dir: Path, vectors: np.ndarray, model_id: str, seg_per_fi
             conn.execute("INSERT INTO chunks(id, n, live) VALUES(?, ?, ?)", (cid, rows, rows))
         Store.set_meta(conn, "next_label", str(label))
     index.refresh_files()
-    graph, _ = build_graph(vectors, params)
+    if graph is None:  # a graph already built over the same vectors (labels = row numbers) may be reused
+        graph, _ = build_graph(vectors, params)
     index.hnsw = graph
     index.save()
     return index
@@ -178,3 +179,110 @@ def write_results(path: Path, results: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=2))
     os.replace(tmp, path)
+
+
+def run_all(out: Path, sizes: list[int], library: Path | None, work: Path) -> dict:
+    """Every library figure in priority order, saved to ``out`` after each step (partial results survive)."""
+    import subprocess
+    import sys
+
+    from engine.data.synthetic import write_video
+    from engine.library.indexer import index_library
+    from engine.library.recommender import Recommender
+
+    results: dict = json.loads(out.read_text()) if out.is_file() else {}
+    results["machine"] = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+    model = benchmark_model()
+    results["model"] = {"id": model.model_id, "preset": f"{model.cfg.encoder}/{model.cfg.loss}", "image_size": model.cfg.image_size}
+    video = work / "bench.mp4"
+    if not video.is_file():
+        write_video(video, ["circle", "square", "triangle", "bar", None] * 4, size=(640, 360))
+    frames = [np.random.default_rng(i).integers(0, 255, (720, 1280, 3), dtype=np.uint8) for i in range(4)]
+
+    def save() -> None:
+        write_results(out, results)
+
+    for n in sizes:
+        for kind in ("clustered", "random"):
+            key = f"{kind}_{n}"
+            if key in results:
+                continue
+            data = clustered_vectors(n, seed=0) if kind == "clustered" else random_vectors(n, seed=0)
+            queries = clustered_queries(data, 300, seed=9) if kind == "clustered" else random_vectors(300, seed=9)
+            graph, build_s = build_graph(data)
+            r = recall_and_speed(graph, data, queries, k=10, exact_queries=40)
+            sweep = {}
+            for ef in (16, 32, 64, 128, 256):
+                s_ = recall_and_speed(graph, data, queries[:100], k=10, ef=ef, exact_queries=40)
+                sweep[ef] = {"recall@10": s_["recall@10"], "p50_ms": round(s_["hnsw"]["p50_ms"], 3), "p95_ms": round(s_["hnsw"]["p95_ms"], 3)}
+            results[key] = {"build_s": round(build_s, 1), "recall@10": r["recall@10"], "hnsw_ms": r["hnsw"], "exact_ms": r["exact"],
+                            "speedup_p50": round(r["speedup_p50"], 1), "ef_sweep": sweep}
+            save()
+            log.info("%s: %s", key, results[key])
+            if kind == "clustered":
+                db = work / f"index_{n}"
+                index = synthetic_index(db, data, model.model_id, graph=graph)
+                rec = Recommender(model, index, work / "vcache")
+                rec.video_cache.embed_video(video)
+                rng = np.random.default_rng(0)
+                it = iter(rng.uniform(0, 19.99, 1000))
+                cached = timed(lambda: rec.for_video(video, float(next(it)), k=10), repeats=500, warmup=10)
+                fi = iter(range(10_000))
+                fresh = timed(lambda: rec.for_frame(frames[next(fi) % 4], k=10), repeats=60, warmup=3)
+                enc = timed(lambda: model.embed_frames(frames[0][None]), repeats=30, warmup=2)
+                index.close()
+                del rec, index, graph
+                script = (
+                    "import numpy as np\nfrom pathlib import Path\nfrom engine.library.benchmark import benchmark_model, rss_mb\n"
+                    "base = rss_mb()\nfrom engine.library.sound_index import SoundIndex\n"
+                    f"index = SoundIndex.open(Path({str(db)!r}))\n"
+                    "index.hnsw.search(np.ones(index.dim, np.float32) / np.sqrt(index.dim), 10)\nwith_index = rss_mb()\n"
+                    "from engine.library.recommender import Recommender\nr = Recommender(benchmark_model(), index)\n"
+                    "r.for_frame(np.zeros((720, 1280, 3), np.uint8), k=10)\nprint(base, with_index, rss_mb())\n"
+                )
+                t0 = time.perf_counter()
+                outp = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+                base, with_index, total = map(float, outp.stdout.split()[-3:])
+                results[f"recommender_{n}"] = {
+                    "cached_top10_ms": percentiles_ms(cached), "frame720p_top10_ms": percentiles_ms(fresh),
+                    "frame720p_encoder_only_ms": percentiles_ms(enc), "index_rss_mb": round(with_index - base),
+                    "process_rss_mb": round(total), "open_and_first_query_s": round(time.perf_counter() - t0, 1),
+                    "disk_mb": round(sum(p.stat().st_size for p in db.rglob("*") if p.is_file()) / 1e6),
+                }
+                save()
+                log.info("recommender_%d: %s", n, results[f"recommender_{n}"])
+            del data
+        if "indexing" not in results and library is not None and library.is_dir():
+            db = work / "index_real"
+            import shutil
+
+            shutil.rmtree(db, ignore_errors=True)
+            rep = index_library([library], model, db, workers=2, progress=False)
+            results["indexing"] = {"library": str(library), "files": rep.files, "segments": rep.segments, "audio_s": round(rep.audio_seconds, 1),
+                                   "wall_s": round(rep.wall_seconds, 1), "realtime_factor": round(rep.realtime_factor, 1),
+                                   "segments_per_s": round(rep.embedded_segments / max(rep.wall_seconds, 1e-9), 1), "skipped": len(rep.skipped)}
+            save()
+            log.info("indexing: %s", results["indexing"])
+    results["machine_end"] = f"load average {os.getloadavg()[0]:.1f} at end"
+    save()
+    return results
+
+
+def main() -> None:
+    """``python -m engine.library.benchmark --out results.json --sizes 200000,1000000 [--library DIR]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sizes", default="200000,1000000")
+    ap.add_argument("--library", type=Path, default=None)
+    ap.add_argument("--work", type=Path, default=None)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    work = a.work or a.out.parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    run_all(a.out, [int(x) for x in a.sizes.split(",")], a.library, work)
+
+
+if __name__ == "__main__":
+    main()
