@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import SoundIndexError
 from engine.library.scan import FoundFile, display_path, scan
 from engine.library.segments import HOP_SECONDS, MAX_SECONDS_PER_FILE, FailedFile, PreparedFile, content_hash, prepare_file, worker_init
 from engine.library.sound_index import SoundIndex
@@ -146,7 +147,12 @@ class _Run:
         report.skipped.extend((display_path(s.path), s.reason) for s in scan_skips)
         known = {os.fsencode(f.path): f for f in index.files()}
         skipped_before = index.store.skipped()
-        root_prefixes = [os.fsencode(os.path.abspath(r)) for r in roots]
+        # a library folder that is not there (an unplugged drive) keeps its files: only folders that
+        # exist can tell us a file was deleted
+        present = [r for r in roots if Path(r).exists()]
+        if not present:
+            raise SoundIndexError(f"none of the library folders exist: {', '.join(str(r) for r in roots)}; check the paths")
+        root_prefixes = [os.fsencode(os.path.abspath(r)) for r in present]
         found_keys = {os.fsencode(f.path) for f in found}
         vanished = {
             k: f

@@ -174,3 +174,14 @@ def test_parallel_workers_give_the_same_index(library: Path, model, tmp_path: Pa
         va = {f.path: a.hnsw.get(np.arange(f.label0, f.label0 + f.n_segments)) for f in a.files()}
         for f in b.files():
             np.testing.assert_allclose(b.hnsw.get(np.arange(f.label0, f.label0 + f.n_segments)), va[f.path], atol=2e-3)
+
+
+def test_missing_library_folder_keeps_its_files(library: Path, model, tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    index_library([library / "square", library / "bar"], model, db, workers=0, progress=False)
+    shutil.move(library / "bar", tmp_path / "unplugged")
+    report = index_library([library / "square", library / "bar"], model, db, workers=0, progress=False)
+    assert report.removed == 0 and report.files == 4
+    assert ("library folder not found") in {r for _, r in report.skipped}
+    with pytest.raises(SoundIndexError, match="none of the library folders exist"):
+        index_library([library / "bar"], model, db, workers=0, progress=False)
