@@ -1,0 +1,78 @@
+"""SIGKILL ``foley-engine prepare`` (and its decoder process) at seeded random points; the restart
+ends with the same manifest, the same arrays and the same dataset.json as an uninterrupted run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.data import synthetic
+from engine.data.cache import TMP_PREFIX, FeatureCache
+from engine.data.prepare import prepare_dataset
+
+from .conftest import ENGINE, FAULT_POINTS, kill_restart_campaign, record
+
+N_VIDEOS = 6
+
+
+def write_kill_corpus(root: Path) -> Path:
+    """Six short real videos (3 s, events every second) and two files prepare must skip."""
+    root.mkdir(parents=True)
+    for i in range(N_VIDEOS):
+        synthetic.write_video(root / f"v{i}.mp4", synthetic.random_events(3, seed=i), size=(96, 64), seed=i)
+    (root / "broken.mp4").write_bytes(b"not a video " * 40)
+    synthetic.write_video(root / "mute.mp4", ["circle", "bar"], size=(96, 64), audio=False, seed=9)
+    return root
+
+
+def complete_shards(out: Path) -> int:
+    folder = out / "shards"
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.glob("*/meta.json") if not p.parent.name.startswith(TMP_PREFIX))
+
+
+def assert_same_dataset(out: Path, ref: Path) -> None:
+    assert (out / "manifest.csv").read_bytes() == (ref / "manifest.csv").read_bytes()
+    assert json.loads((out / "dataset.json").read_text()) == json.loads((ref / "dataset.json").read_text())
+    a, b = FeatureCache(out), FeatureCache(ref)
+    idx = np.arange(len(b))
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(a.frames(idx), b.frames(idx))
+    np.testing.assert_array_equal(a.mels(idx), b.mels(idx))
+    np.testing.assert_array_equal(a.levels, b.levels)
+    leftovers = [p.name for d in (out, out / "shards") for p in d.iterdir() if p.name.startswith(TMP_PREFIX)]
+    assert leftovers == []
+    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(p.name for p in (ref / "shards").iterdir())
+
+
+@pytest.fixture(scope="module")
+def kill_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_kill_corpus(tmp_path_factory.mktemp("kill-corpus") / "videos")
+
+
+def test_sigkill_prepare_cli_at_random_points_resumes_to_the_uninterrupted_dataset(
+    kill_corpus: Path, fault_rng: np.random.Generator, tmp_path: Path
+) -> None:
+    ref = tmp_path / "reference"
+    report = prepare_dataset(kill_corpus, ref, workers=0, progress=False)
+    assert report.videos == N_VIDEOS and len(report.skipped) == 2
+    runs = itertools.count()
+
+    def command(out: Path) -> list[str]:
+        workers = "1" if next(runs) % 3 == 0 else "0"  # every third run through the decoder process pool
+        return [*ENGINE, "prepare", str(kill_corpus), "--out", str(out), "--workers", workers, "--no-progress"]
+
+    def trigger(out: Path, rng: np.random.Generator):
+        target = int(rng.integers(0, N_VIDEOS + 1))  # complete shards before the kill; N: while the index is written
+        delay = float(rng.uniform(0.0, 0.3 if target else 4.0))
+        return (lambda: complete_shards(out) >= target), delay, f"{target}+{delay:.2f}s"
+
+    stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"ds{ep}", command, trigger,
+                                  lambda out: assert_same_dataset(out, ref), tmp_path / "logs")
+    record("prepare", stats)
+    assert stats.kills == FAULT_POINTS, str(stats)
