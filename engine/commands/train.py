@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -80,5 +81,7 @@ def register(app: typer.Typer) -> None:
             checkpoint_every_minutes=ckpt_minutes, progress=progress, preset=preset_name, variant=variant_name,
         )
         result = run_training(cfg, data, out, opts)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return  # under torchrun, rank 0 reports
         best = f", best model {result.best_path} (val {result.best_metric:.4f})" if result.best_path else ""
         typer.echo(f"{result.stop_reason}: {result.epochs_done} epochs, {result.global_step} steps{best}; state {result.last_path}")

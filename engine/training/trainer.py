@@ -386,7 +386,8 @@ class Trainer:
                 "seconds": round(seconds, 3),
             }
         )
-        log.info("epoch %d: loss %.4f, val corr acc %.3f, val recall@1/5/10 %.3f/%.3f/%.3f%s", c["epoch"], loss_sum / count, corr, r1, r5, r10, " (best)" if improved else "")
+        if info.is_main:
+            log.info("epoch %d: loss %.4f, val corr acc %.3f, val recall@1/5/10 %.3f/%.3f/%.3f%s", c["epoch"], loss_sum / count, corr, r1, r5, r10, " (best)" if improved else "")
 
     # ---------------------------------------------------------------- state
     @staticmethod
