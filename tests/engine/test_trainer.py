@@ -238,10 +238,10 @@ def test_videos_to_prepared_dataset_to_trained_and_evaluated_model(tmp_path: Pat
 
     videos = tmp_path / "videos"
     videos.mkdir()
-    for v in range(6):
-        write_video(videos / f"clip{v}.mp4", random_events(8, seed=v), seed=v)
+    for v in range(4):
+        write_video(videos / f"clip{v}.mp4", random_events(8, seed=v), size=(96, 72), seed=v)
     report = prepare_dataset(videos, tmp_path / "data", workers=0, split_ratios=(0.5, 0.25, 0.25), features=FEATURES, progress=False)
-    assert report.ok and report.seconds == 48
+    assert report.ok and report.seconds == 32
     cfg = tiny_cfg("m1", epochs=2, negatives="gameplay", min_gap_s=2)
     res = train(cfg, tmp_path / "data", tmp_path / "run", RunOptions(preset="m1", **CPU))
     assert res.epochs_done == 2 and res.best_path is not None
