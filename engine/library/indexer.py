@@ -10,9 +10,11 @@ reconciled from the chunks (``SoundIndex``).
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -124,8 +126,19 @@ def index_library(
         report.wall_seconds = time.perf_counter() - t0
         log.info("indexed %s: %d files, %d segments", db_dir, report.files, report.segments)
         return report
+    except (OSError, sqlite3.OperationalError) as exc:  # e.g. a full disk: say so, keep what was committed
+        raise SoundIndexError(
+            f"could not write the sound index at {db_dir} ({_write_reason(exc)}); everything committed before is intact: "
+            "free some space (or fix the permissions) and run the same command again to continue"
+        ) from exc
     finally:
         index.close()
+
+
+def _write_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "full" in str(exc):
+        return "the disk is full"
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 class _Run:

@@ -94,6 +94,7 @@ class Recommender:
         self.files = files
         self._label0 = np.array([f.label0 for f in files], np.int64)
         self._nseg = np.array([f.n_segments for f in files], np.int64)
+        self._total_segments = int(self._nseg.sum())
         self._hop = np.array([f.hop for f in files], np.float64)
         self._duration = np.array([f.duration for f in files], np.float64)
         cats = sorted({f.category for f in files})
@@ -201,14 +202,16 @@ class Recommender:
 
     def _achievable(self, mask: np.ndarray | None, f: Filters) -> int:
         """How many rows the filters can yield at most (so the over-fetch knows when to stop)."""
+        if f.max_per_category is None:  # the common case, without a pass over every file
+            if mask is None:
+                return self._total_segments if f.per_segment else len(self.files)
+            return int(self._nseg[mask].sum()) if f.per_segment else int(mask.sum())
         allowed = np.ones(len(self.files), bool) if mask is None else mask
         if f.per_segment:
             per_cat = np.bincount(self._cat[allowed], weights=self._nseg[allowed], minlength=len(self._cat_names))
         else:
             per_cat = np.bincount(self._cat[allowed], minlength=len(self._cat_names))
-        if f.max_per_category is not None:
-            per_cat = np.minimum(per_cat, f.max_per_category)
-        return int(per_cat.sum())
+        return int(np.minimum(per_cat, f.max_per_category).sum())
 
     def _search(self, q: np.ndarray, k: int, f: Filters) -> list[Candidate]:
         hnsw = self.index.hnsw
@@ -267,7 +270,7 @@ class Recommender:
             sf = self.files[i]
             out.append(Candidate(
                 sound_id=sf.id, path=sf.path, name=sf.name, category=sf.category,
-                start_s=float((label - sf.label0) * sf.hop), distance=float(d), score=float(score_of(d)),
+                start_s=float((label - sf.label0) * sf.hop), distance=float(d), score=min(max(1.0 - d / 2.0, 0.0), 1.0),
                 duration_s=sf.duration, description=sf.description, rank=len(out) + 1,
             ))
             if len(out) >= want:

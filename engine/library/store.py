@@ -118,6 +118,11 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
                 self.conn.executescript(_SCHEMA)
             self.conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:  # full disk, I/O error, no permission: the file itself is fine
+            raise SoundIndexError(
+                f"{self.path}: cannot open the sound index ({exc}); if the disk is full, free some space, "
+                "then try again (the index was not changed)"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise SoundIndexError(
                 f"{self.path}: not a usable sound index database ({exc}); delete the folder and run 'foley-engine index' again"

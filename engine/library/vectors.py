@@ -7,6 +7,7 @@ it reaches the graph, so an index rebuilt from the chunks is the same as one bui
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass
@@ -122,11 +123,18 @@ class HnswIndex:
         return np.asarray(self.index.get_items(np.asarray(labels, dtype=np.int64), return_type="numpy"), np.float32)
 
     def save(self, path: Path) -> None:
-        """Atomic save: write ``path.tmp`` then rename over ``path``."""
+        """Atomic save: write ``path.tmp``, check it is whole, then rename over ``path``."""
         tmp = path.with_name(path.name + ".tmp")
-        self.index.save_index(str(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        try:
+            self.index.save_index(str(tmp))
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            written, expected = tmp.stat().st_size, self.index.index_file_size()
+            if written != expected:  # hnswlib does not report a failed write (e.g. a full disk)
+                raise OSError(errno.ENOSPC, f"graph file cut short ({written} of {expected} bytes written; disk full?)", str(tmp))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
 
 

@@ -45,6 +45,7 @@ class VideoEmbeddingCache:
 
     def __init__(self, model, cache_dir: Path) -> None:
         self.model = model
+        self.model_id = model.model_id  # hashing the weights is not free: once, not per lookup
         self.cache_dir = Path(cache_dir)
         self._lock = threading.Lock()
         self._keys: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> content key
@@ -58,7 +59,7 @@ class VideoEmbeddingCache:
         if key is None:
             key = content_key(path)
             self._keys[sig] = key
-        return self.cache_dir / f"{key}-{self.model.model_id}.npy"
+        return self.cache_dir / f"{key}-{self.model_id}.npy"
 
     def cached(self, path: Path) -> np.ndarray | None:
         """The embeddings computed so far, ``(n_seconds, D)`` with NaN rows where not yet; ``None`` if none."""
