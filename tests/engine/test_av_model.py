@@ -235,3 +235,16 @@ def test_features_are_stored(tmp_path: Path) -> None:
     m.save(tmp_path / "m.pt")
     assert AVModel.load(tmp_path / "m.pt").features == feats
     assert AVModel.load(tmp_path / "m.pt").payload()["format"] == FORMAT
+
+
+def test_channels_last_is_a_layout_not_a_different_model() -> None:
+    torch.manual_seed(0)
+    a = AVModel(replace(get_preset("m2"), **TINY))
+    torch.manual_seed(0)
+    b = AVModel(replace(get_preset("m2"), **TINY), channels_last=False)
+    conv = a.vision.trunk.blocks[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert a.model_id == b.model_id
+    f, mel = frames(3), mels(3)
+    assert np.allclose(a.embed_frames(f), b.embed_frames(f), atol=1e-5)
+    assert np.allclose(a.embed_audio(mel), b.embed_audio(mel), atol=1e-5)
