@@ -10,6 +10,7 @@ VGG-Sound CSV or a folder-per-label layout. Unusable files are skipped and repor
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import multiprocessing
@@ -224,6 +225,7 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
         tmp = C.new_shard_tmp(out, v.shard)
         size = cfg.image_size
         frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+        _reserve(tmp / "frames.npy")
         got = 0
         for k, (_, rgb) in enumerate(iter_frames_at(v.path, [k + cfg.frame_offset for k in range(n)])):
             frames[k] = resize_frame(rgb, size)
@@ -234,6 +236,7 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
         del frames
         t_frames = time.perf_counter()
         mels = np.lib.format.open_memmap(tmp / "mels.npy", mode="w+", dtype=np.float32, shape=(n, cfg.n_mels, cfg.n_frames))
+        _reserve(tmp / "mels.npy")
         levels = np.empty(n, np.float32)
         for a in range(0, n, MEL_CHUNK):
             clips = clips_from_wave(wave, np.arange(a, min(n, a + MEL_CHUNK)), cfg)
@@ -263,6 +266,10 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
         return result
     except EngineError as exc:
         return {"ok": False, "reason": _strip_path(str(exc), v.path)}
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # not this video's fault: every later one would fail the same way
+            return {"ok": False, "reason": "the disk is full", "disk_full": True}
+        return {"ok": False, "reason": f"unexpected error ({exc.__class__.__name__}: {exc})"}
     except Exception as exc:  # a decoder crash on one file must not stop the run
         log.debug("%s: unexpected error", v.path, exc_info=True)
         return {"ok": False, "reason": f"unexpected error ({exc.__class__.__name__}: {exc})"}
@@ -271,6 +278,21 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _reserve(path: Path) -> None:
+    """Allocate a memory-mapped file's blocks now: a full disk then raises ENOSPC here, not SIGBUS on a write."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise
+        # file systems without fallocate: writes go through the page cache as before
+    finally:
+        os.close(fd)
 
 
 def _strip_path(message: str, path: Path) -> str:
@@ -336,6 +358,11 @@ def prepare_dataset(
     last_index = time.monotonic()
     try:
         for v, result in _run(jobs, out, fdict, workers, progress):
+            if result.get("disk_full"):
+                raise DatasetError(
+                    f"the disk holding {out} is full (while writing {v.path.name}); free some space and run the same "
+                    f"command again: the {len(done)} videos finished so far are kept"
+                )
             if result["ok"]:
                 done[v.video_id] = v
                 report.processed += 1
