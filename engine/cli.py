@@ -6,6 +6,7 @@ with ``register(app)``.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -52,4 +53,9 @@ def main() -> None:
         app()
     except EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # e.g. a full disk while writing: one line, not a traceback (files are replaced atomically)
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = "; free some space and run the command again" if exc.errno == errno.ENOSPC else ""
+        typer.echo(f"error: {exc.strerror or exc}{where}{hint}", err=True)
         sys.exit(1)

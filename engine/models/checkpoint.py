@@ -13,10 +13,12 @@ It is only ever read with ``torch.load(weights_only=True)``, so a file cannot ru
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,6 +67,20 @@ def check_extra(value: Any, where: str = "extra") -> None:
     raise TypeError(f"{where}: {type(value).__name__} cannot be stored in a model file; use plain values")
 
 
+def write_failure(exc: BaseException, path: Path) -> str:
+    """Why writing ``path`` failed, in words; a full disk is named as such."""
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if not full:
+        try:
+            full = shutil.disk_usage(Path(path).parent).free < 1 << 20
+        except OSError:
+            pass
+    if full:
+        return "the disk is full; free some space and try again"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {first}"
+
+
 def write_atomic(payload: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename into place."""
     path = Path(path)
@@ -76,8 +92,10 @@ def write_atomic(payload: dict[str, Any], path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # torch's writer reports a full disk as a RuntimeError
+            raise CheckpointError(f"could not write {path} ({write_failure(exc, path)}); the previous file is unchanged") from exc
         raise
 
 

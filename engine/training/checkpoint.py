@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.errors import CheckpointError
+from engine.models.checkpoint import write_failure
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # torch's writer reports a full disk as a RuntimeError
+            raise CheckpointError(f"could not write {path} ({write_failure(exc, path)}); the previous file is unchanged") from exc
         raise
 
 
