@@ -148,9 +148,11 @@ class FeatureCache:
         return np.asarray(self._shard(r.shard)[1][r.local])
 
     def frames(self, idx: np.ndarray | list[int]) -> np.ndarray:
-        return np.stack([self.frame(int(i)) for i in idx]) if len(idx) else np.zeros((0, 224, 224, 3), np.uint8)
+        """uint8 ``(len(idx), 224, 224, 3)`` frames of the given rows."""
+        return np.stack([self.frame(int(i)) for i in idx]) if len(idx) else np.zeros((0, self.features.image_size, self.features.image_size, 3), np.uint8)
 
     def mels(self, idx: np.ndarray | list[int]) -> np.ndarray:
+        """float32 ``(len(idx), 64, 100)`` log-mels of the given rows."""
         f = self.features
         return np.stack([self.mel(int(i)) for i in idx]) if len(idx) else np.zeros((0, f.n_mels, f.n_frames), np.float32)
 
