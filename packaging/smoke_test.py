@@ -141,7 +141,9 @@ def main() -> int:
         detail = (lines[-1] if lines else out.strip()[-2000:]) + f" [process {secs:.1f} s]"
         report.step("demo recommendations (--smoke-test)", code == 0 and bool(lines) and ": ok:" in lines[-1], detail)
         if code != 0:
-            sys.stdout.write(out[-6000:] + "\n")
+            sys.stdout.write(out[-4000:] + "\n")
+            for log_file in home.rglob("foley-app.log"):  # the app's own log (errors before any window)
+                sys.stdout.write(f"--- {log_file}\n{log_file.read_text(errors='replace')[-6000:]}\n")
     finally:
         if args.keep:
             sys.stdout.write(f"kept {tmp}\n")
