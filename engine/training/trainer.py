@@ -19,6 +19,8 @@ import logging
 import math
 import os
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +42,8 @@ from engine.training.metrics_log import MetricsLog
 from engine.training.validation import Validator
 
 log = logging.getLogger(__name__)
+
+PAUSES = ("max_steps", "interrupted")  # stop reasons that leave the run resumable
 
 # TrainCfg fields a resumed run may change: they do not alter the numbers of the steps already taken.
 RESUMABLE_CHANGES = ("epochs", "num_workers", "early_stop_patience")
@@ -71,7 +75,7 @@ class TrainResult:
     epochs_done: int
     global_step: int
     best_metric: float
-    stop_reason: str  # "completed" | "early_stop" | "max_steps" | "already_finished"
+    stop_reason: str  # "completed" | "early_stop" | "max_steps" | "interrupted" | "already_finished"
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -236,10 +240,34 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         else:
             torch.backends.cudnn.benchmark = True
+        self._stop_requested = False
+        restore = self._install_signal_handlers()
         try:
             return self._run(info, device, cache, state)
         finally:
             torch.use_deterministic_algorithms(prev_det)
+            restore()
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        """SIGINT/SIGTERM: finish the current step, checkpoint, stop (a second Ctrl-C aborts at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: object) -> None:
+            if self._stop_requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            log.warning("signal %d: stopping after this step with a checkpoint (Ctrl-C again to abort)", signum)
+
+        for sig in previous:
+            signal.signal(sig, handler)
+
+        def restore() -> None:
+            for sig, h in previous.items():
+                signal.signal(sig, h)
+
+        return restore
 
     def _run(self, info: DistInfo, device: torch.device, cache: FeatureCache, state: dict[str, Any] | None) -> TrainResult:
         cfg = self.cfg
@@ -265,7 +293,8 @@ class Trainer:
             except (RuntimeError, KeyError, ValueError) as exc:
                 raise CheckpointError(f"{self.out / ckpt.LAST}: does not fit this model ({exc}); start a new --out") from exc
             ckpt.set_rng_state(state["rng"])
-            log.info("resuming %s at epoch %d, step %d of the epoch (global step %d)", self.out, c["epoch"] + 1, c["step_in_epoch"], c["global_step"])
+            if info.is_main:
+                log.info("resuming %s at epoch %d, step %d of the epoch (global step %d)", self.out, c["epoch"] + 1, c["step_in_epoch"], c["global_step"])
         elif info.is_main:
             self._write_config(cache)
 
@@ -292,8 +321,10 @@ class Trainer:
                 bar = _progress(n_steps, c["step_in_epoch"], f"epoch {epoch + 1}/{cfg.epochs}", self.opts.progress and info.is_main)
                 for batch in loader:
                     loss = self._step(step_mod, opt, scaler, batch, contrastive, device, amp)
-                    if info.enabled:
-                        loss = all_mean(loss, 1, info, device)[0] / info.world_size
+                    stop = self._stop_requested
+                    if info.enabled:  # mean loss, and stop together when any rank got a signal
+                        loss_sum, n_stop = all_mean(loss, int(stop), info, device)
+                        loss, stop = loss_sum / info.world_size, n_stop > 0
                     c["global_step"] += 1
                     c["step_in_epoch"] += 1
                     c["loss_sum"] += loss
@@ -305,10 +336,15 @@ class Trainer:
                     if self.opts.max_steps is not None and c["global_step"] >= self.opts.max_steps:
                         reason = "max_steps"
                         break
+                    if stop or (self._stop_requested and not info.enabled):  # DDP ranks agree one step later
+                        reason = "interrupted"
+                        if info.is_main:
+                            log.info("interrupted: checkpoint at step %d; continue with --resume", c["global_step"])
+                        break
                     if c["step_in_epoch"] < n_steps and self._checkpoint_due(c["global_step"], last_save):
                         save()
                 bar.close()
-                if reason == "max_steps" and c["step_in_epoch"] < n_steps:
+                if reason in PAUSES and c["step_in_epoch"] < n_steps:
                     save()
                     break
                 self._end_epoch(model, opt, sched, validator, info, device, c, metrics, time.monotonic() - t0)
@@ -319,13 +355,13 @@ class Trainer:
                     reason = "early_stop"
                     log.info("early stop: no improvement for %d epochs", c["bad_epochs"])
                     break
-                if reason == "max_steps":
+                if reason in PAUSES:
                     break
-            if reason != "max_steps":
+            if reason not in PAUSES:
                 save(finished=True, reason=reason)
         finally:
             metrics.close()
-        return self._result({**c, "finished": reason != "max_steps"}, reason)
+        return self._result({**c, "finished": reason not in PAUSES}, reason)
 
     def _checkpoint_due(self, step: int, last_save: float) -> bool:
         o = self.opts

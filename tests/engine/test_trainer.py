@@ -248,3 +248,23 @@ def test_videos_to_prepared_dataset_to_trained_and_evaluated_model(tmp_path: Pat
     ev = evaluate(res.best_path, tmp_path / "data", n_pairs=16, per_video=4)
     assert ev["correlation"]["n_pairs"] == 16 and ev["correlation"]["negatives"] == "gameplay"
     assert ev["recommendation"]["list_size"] == 4 * report.split_videos["test"]
+
+
+def test_sigint_checkpoints_the_current_step_and_resume_continues(data: Path, tmp_path: Path) -> None:
+    import signal
+
+    cfg = tiny_cfg("m3", epochs=2)
+    opts = RunOptions(preset="m3", checkpoint_every_steps=0, checkpoint_every_minutes=0, **CPU)
+    train(cfg, data, tmp_path / "full", opts)
+
+    def ctrl_c(step: int, loss: float) -> None:
+        if step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    res = train(cfg, data, tmp_path / "int", opts, on_step=ctrl_c)
+    assert res.stop_reason == "interrupted" and res.global_step == 5
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+    assert load_state(tmp_path / "int" / "last.pt")["global_step"] == 5  # nothing lost
+    train(cfg, data, tmp_path / "int", replace(opts, resume=True))
+    assert _rows(tmp_path / "int") == _rows(tmp_path / "full")
