@@ -101,9 +101,10 @@ class LogMel(torch.nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
         if cfg.level_norm:
-            level = wave.double().pow(2).mean(dim=-1, keepdim=True).sqrt()  # (B, 1)
+            # float32 norm / sqrt(n): same level as the float64 mean-square to ~1e-7, several times faster
+            level = torch.linalg.vector_norm(wave, dim=-1, keepdim=True) / wave.shape[-1] ** 0.5  # (B, 1)
             gain = torch.clamp(cfg.target_rms / level.clamp_min(1e-12), max=10.0 ** (cfg.max_gain_db / 20.0))
-            wave = (wave * gain).float()
+            wave = wave * gain
         spec = torch.stft(
             wave,
             n_fft=cfg.n_fft,
