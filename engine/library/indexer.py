@@ -36,7 +36,8 @@ from engine.library.vectors import HnswParams, quantize, write_chunk
 log = logging.getLogger(__name__)
 
 COMMIT_SEGMENTS = 2048  # segments embedded and committed together (one chunk file)
-SAVE_GRAPH_EVERY_S = 600.0  # a long run also saves the graph now and then, so a kill resumes fast
+SAVE_GRAPH_EVERY_S = 600.0
+MIN_FILES_FOR_WORKERS = 8  # fewer files are decoded in-process: starting worker processes costs seconds  # a long run also saves the graph now and then, so a kill resumes fast
 
 
 @dataclass
@@ -326,7 +327,7 @@ def _decoded(tasks: list[_Task], workers: int, features, hop: float, max_seconds
         f = t.found
         return (f.path, f.root, f.size, f.mtime_ns, features, hop, max_seconds, t.known_hash)
 
-    if workers <= 0:
+    if workers <= 0 or len(tasks) < MIN_FILES_FOR_WORKERS:
         for t in tasks:
             if cancel is not None and cancel.is_set():
                 return

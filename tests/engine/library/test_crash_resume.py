@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.indexer import index_library
-from engine.library.sound_index import SoundIndex
 
 from .conftest import N_GOOD
 from .test_indexer import assert_consistent

@@ -166,9 +166,14 @@ def test_cancel_keeps_committed_work(library: Path, model, tmp_path: Path) -> No
     assert resumed.files == N_GOOD and resumed.added == N_GOOD - report.files
 
 
-def test_parallel_workers_give_the_same_index(library: Path, model, tmp_path: Path) -> None:
-    serial = index_library([library], model, tmp_path / "a", workers=0, progress=False)
-    parallel = index_library([library], model, tmp_path / "b", workers=2, progress=False)
+def test_parallel_workers_give_the_same_index(library: Path, model, tmp_path: Path, monkeypatch) -> None:
+    import engine.library.indexer as indexer
+
+    monkeypatch.setattr(indexer, "MIN_FILES_FOR_WORKERS", 0)  # use the worker processes even for a few files
+    roots = [library / "square", library / "bar", library / "corrupt", library / "latin1"]  # good, bad and odd names
+    serial = index_library(roots, model, tmp_path / "a", workers=0, progress=False)
+    parallel = index_library(roots, model, tmp_path / "b", workers=2, progress=False)
+    assert parallel.files == 5 and sorted(parallel.skipped) == sorted(serial.skipped)
     assert (parallel.files, parallel.segments) == (serial.files, serial.segments)
     with SoundIndex.open(tmp_path / "a", model.model_id) as a, SoundIndex.open(tmp_path / "b", model.model_id) as b:
         va = {f.path: a.hnsw.get(np.arange(f.label0, f.label0 + f.n_segments)) for f in a.files()}
