@@ -340,7 +340,7 @@ def _decoded(tasks: list[_Task], workers: int, features, hop: float, max_seconds
             inflight: deque[tuple[_Task, Future]] = deque()
             try:
                 while queue or inflight:
-                    while queue and len(inflight) < 2 * workers:
+                    while queue and len(inflight) < 4 * workers:  # decode ahead while the main process embeds
                         t = queue.popleft()
                         inflight.append((t, pool.submit(prepare_file, *args(t))))
                     t, fut = inflight.popleft()
