@@ -78,24 +78,31 @@ def resource_path(*parts: str) -> Path:
     return root.joinpath(*parts)
 
 
-def _existing_file(path: Path) -> Path | None:
-    return path if path.is_file() else None
+def _bundled(*parts: str) -> Path | None:
+    """A path inside the found resources folder (never the fallback), or ``None`` without one."""
+    root = resources_root()
+    return root.joinpath(*parts) if root is not None else None
+
+
+def _existing_file(*parts: str) -> Path | None:
+    path = _bundled(*parts)
+    return path if path is not None and path.is_file() else None
 
 
 def default_model_path() -> Path | None:
     """The shipped model checkpoint, or ``None`` if it is not bundled."""
-    return _existing_file(resource_path(*DEFAULT_MODEL))
+    return _existing_file(*DEFAULT_MODEL)
 
 
 def app_icon_path() -> Path | None:
     """The application icon (SVG), or ``None`` if it is not bundled."""
-    return _existing_file(resource_path(*APP_ICON))
+    return _existing_file(*APP_ICON)
 
 
 def demo_video_path() -> Path | None:
     """The demo video: ``demo/demo.mp4`` (or .mov/.mkv), else the first video in ``demo/``."""
-    demo = resource_path(*DEMO_DIR)
-    if not demo.is_dir():
+    demo = _bundled(*DEMO_DIR)
+    if demo is None or not demo.is_dir():
         return None
     for name in DEMO_VIDEO_NAMES:
         if (demo / name).is_file():
@@ -106,8 +113,8 @@ def demo_video_path() -> Path | None:
 
 def demo_library_path() -> Path | None:
     """The demo sound library folder: ``demo/library`` (or ``demo/sounds``), else the first folder of sounds in ``demo/``."""
-    demo = resource_path(*DEMO_DIR)
-    if not demo.is_dir():
+    demo = _bundled(*DEMO_DIR)
+    if demo is None or not demo.is_dir():
         return None
     for name in DEMO_LIBRARY_NAMES:
         if (demo / name).is_dir():

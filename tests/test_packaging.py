@@ -84,6 +84,8 @@ def test_no_resources_anywhere_gives_none(monkeypatch: pytest.MonkeyPatch) -> No
     assert resources.resources_root() is None
     assert resources.default_model_path() is None
     assert resources.demo_video_path() is None
+    assert resources.demo_library_path() is None
+    assert resources.app_icon_path() is None
     assert resources.resource_path("models", "default.pt").parts[-3:] == ("resources", "models", "default.pt")
 
 
