@@ -15,10 +15,11 @@
 # Environment: REC_WORK (scratch, default /tmp/foley-rec), CAPTURE_FPS (10), SKIP_S (4), DISPLAY_NUM (96).
 # Cost: real time (a 150-s clip takes ~160 s wall) and about one core per recording.
 set -euo pipefail
+export PATH="/usr/games:$PATH"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/recording/common.sh"
 
-PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils
+PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool
   wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data)
 WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
@@ -62,15 +63,27 @@ case "$cmd" in
 
   wesnoth)
     out=$1; n=${2:-4}; dur=${3:-154}; mkdir -p "$out"; start_pulse "$SINK"
+    # per-second labels (for evaluation only): an LD_PRELOAD shim logs each sound Wesnoth starts
+    shim="$REC_WORK/sdl_mixer_log.so"; preload=()
+    if command -v gcc >/dev/null && gcc -shared -fPIC -O2 -o "$shim" "$HERE/recording/sdl_mixer_log.c" -ldl; then
+      preload=(env LD_PRELOAD="$shim")
+    else
+      log "no gcc: recording without per-second sound labels"
+    fi
     mapfile -t maps < <(grep -h '^ *id=multiplayer_' /usr/share/games/wesnoth/1.16/data/multiplayer/scenarios/2p_*.cfg \
       | sed 's/ *id=//' | sort -u)
     for i in $(seq 0 $((n - 1))); do
       seed=$((RANDOM + 2000)); map=${maps[$((RANDOM % ${#maps[@]}))]}
       s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
       name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
-      record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
-        wesnoth -m --controller 1:ai --controller 2:ai --exit-at-end --nomusic --turns 40 -w -r 1024x768 \
+      rm -f "$REC_WORK/$name.sounds.log"
+      FOLEY_SOUND_LOG="$REC_WORK/$name.sounds.log" record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        "${preload[@]}" wesnoth -m --controller 1:ai --controller 2:ai --exit-at-end --nomusic --turns 40 -w -r 1024x768 \
         --rng-seed "$seed" --scenario "$map" --side "1:$s1" --side "2:$s2"
+      if [ -f "$REC_WORK/$name.sounds.log" ]; then
+        python3 "$HERE/recording/sound_log_to_labels.py" "$REC_WORK/$name.sounds.log" "$VIDEO_T0" "$SKIP_S" \
+          "$(clip_seconds "$out/$name.mp4")" >"$out/${name}_labels.tsv"
+      fi
       manifest_row "$out" "$name.mp4" wesnoth "$map" "$seed" "$s1" "$s2" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done
     ;;
@@ -99,6 +112,8 @@ case "$cmd" in
  "player_1": {"team": 1, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai2"}}
 EOF
       log "$name: $map $ai1 vs $ai2"
+      # dismiss the "Campaign videos are missing" notice (top centre) once the game is up
+      (sleep 12; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 563 80 click 1 mousemove 512 700 2>/dev/null || true) &
       record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
         --skirmish="$name.json" --autogame

@@ -14,7 +14,7 @@ CLIPS=${CLIPS:-/work/shared/data/gameplay/clips}   # the clips with their *_labe
 LIB=${LIB:-/work/data/library}                     # scripts/build_sound_library.py --out $LIB
 RUNS=${RUNS:-/work/runs/train}
 MAX_STEPS=${MAX_STEPS:-1500}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread: on a shared, busy CPU, OpenMP spin-waits burn the share
 
 cmd=${1:-}; shift || true
 case "$cmd" in
@@ -23,7 +23,7 @@ case "$cmd" in
     name=${RUN_NAME:-$preset}
     resume=(); [ -f "$RUNS/$name/last.pt" ] && resume=(--resume)
     "$FE" train -d "$DATA" -o "$RUNS/$name" -p "$preset" --variant compact --device cpu \
-      --max-steps "$MAX_STEPS" --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" --no-progress "${resume[@]}" "$@"
+      --max-steps "$MAX_STEPS" --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" --checkpoint-every-minutes 5 --no-progress "${resume[@]}" "$@"
     ;;
   index)
     run=$1

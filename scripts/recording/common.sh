@@ -77,7 +77,9 @@ print(f'{statistics.median(est):.6f}')"
 
 finalize() {  # finalize CAPTURE.mkv OUT.mp4 : align audio to video, cut SKIP_S, small H.264 + AAC mono
   local in=$1 out=$2 v0 a0 af
+  [ -s "$in" ] || { log "finalize: $in is missing or empty (see $in.log)"; return 1; }
   v0=$(stream_start "$in" v); a0=$(audio_start "$in")
+  VIDEO_T0=$v0  # wall-clock time of the first captured frame (x11grab stamps frames with the wall clock)
   # both streams re-based to 0, then the audio moved by its measured start offset (a0 - v0)
   af=$(python3 -c "
 d = float('$a0') - float('$v0')

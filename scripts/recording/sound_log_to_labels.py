@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""sdl_mixer_log.c output -> per-second labels of the finished clip: ``k<TAB>a.ogg;b.wav`` for every second.
+
+    sound_log_to_labels.py SOUNDS.log VIDEO_T0 SKIP_S SECONDS > clip_labels.tsv
+
+VIDEO_T0 is the wall-clock time of the capture's first frame, SKIP_S the seconds cut from the start;
+second k of the clip is wall time [VIDEO_T0 + SKIP_S + k, +1). Paths are made relative to the game's
+``sounds/`` folder (``ambient/x.ogg``, ``sword-1.ogg``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+
+def main(log: str, t0: float, skip: float, seconds: int) -> int:
+    per: dict[int, list[str]] = {}
+    for line in open(log, encoding="utf-8", errors="replace"):
+        t, _, path = line.rstrip("\n").partition("\t")
+        try:
+            k = math.floor(float(t) - t0 - skip)
+        except ValueError:
+            continue
+        if 0 <= k < seconds:
+            name = path.split("/sounds/", 1)[-1] if "/sounds/" in path else path.rsplit("/", 1)[-1]
+            if name not in per.setdefault(k, []):
+                per[k].append(name)
+    for k in range(seconds):
+        print(f"{k}\t{';'.join(per.get(k, []))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])))
