@@ -19,8 +19,6 @@ import logging
 import math
 import os
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from engine.config import TrainCfg, from_dict, to_dict
-from engine.data import pairs as P
 from engine.data.cache import FeatureCache
 from engine.errors import CheckpointError, ConfigError, DatasetError, EngineError
 from engine.training import checkpoint as ckpt
+from engine.training.batches import epoch_batches, make_loader
 from engine.training.ddp import DistInfo, all_mean, broadcast_floats, init_distributed
+from engine.training.interrupts import StopRequest
 from engine.training.metrics_log import MetricsLog
 from engine.training.validation import Validator
 
@@ -78,11 +76,6 @@ class TrainResult:
     stop_reason: str  # "completed" | "early_stop" | "max_steps" | "interrupted" | "already_finished"
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The data seed of one epoch (0-based): a pure function, so a resumed run draws the same data."""
-    return seed * 100_003 + epoch + 1
-
-
 def stored_config(run_dir: Path) -> tuple[TrainCfg, dict[str, Any]]:
     """The TrainCfg and run info (preset, variant, dataset) saved in ``RUN/last.pt``."""
     state = ckpt.load_state(Path(run_dir) / ckpt.LAST)
@@ -101,13 +94,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _worker_init(worker_id: int) -> None:
-    """Seed python/numpy in a DataLoader worker from torch's per-worker seed (itself from the loader's generator)."""
-    s = torch.initial_seed() % 2**32
-    random.seed(s)
-    np.random.seed(s)
 
 
 class _LossStep(nn.Module):
@@ -190,37 +176,6 @@ class Trainer:
         model.audio.load_state_dict(src.audio.state_dict())
         log.info("encoders initialised from %s (model %s)", path, src.model_id)
 
-    # ---------------------------------------------------------------- data
-    def _epoch_items(self, cache: FeatureCache, epoch: int, info: DistInfo) -> tuple[list[np.ndarray], bool]:
-        """This rank's batches of one epoch: arrays of pairs (BCE) or of rows (contrastive)."""
-        cfg = self.cfg
-        seed = epoch_seed(cfg.seed, epoch)
-        kw = dict(skip_silent=cfg.skip_silent, silence_rms=cfg.silence_rms)
-        if cfg.model.contrastive:
-            batches = P.contrastive_batches(cache, "train", cfg.batch_size, seed, **kw)
-            if cfg.pairs_per_epoch:
-                batches = batches[: max(1, math.ceil(cfg.pairs_per_epoch / cfg.batch_size))]
-            return list(P.shard(batches, info.rank, info.world_size)), True
-        n = cfg.pairs_per_epoch or int(cache.indices("train").size)
-        pairs = P.shard(P.balanced_pairs(cache, "train", max(2, n), seed, cfg.negatives, cfg.min_gap_s, **kw), info.rank, info.world_size)
-        batches = [pairs[a : a + cfg.batch_size] for a in range(0, len(pairs), cfg.batch_size)]
-        return [b for b in batches if len(b) >= 2], False  # BatchNorm needs two samples
-
-    def _loader(self, cache: FeatureCache, batches: list[np.ndarray], contrastive: bool, epoch: int, device: torch.device) -> DataLoader:
-        g = torch.Generator().manual_seed(epoch_seed(self.cfg.seed, epoch))
-        common = dict(
-            num_workers=self.cfg.num_workers,
-            worker_init_fn=_worker_init,
-            generator=g,
-            pin_memory=device.type == "cuda",
-        )
-        if contrastive:
-            return DataLoader(P.RowDataset(cache), batch_sampler=[b.tolist() for b in batches], **common)
-        flat = np.concatenate(batches) if batches else np.zeros((0, 3), np.int64)
-        sizes = np.cumsum([0] + [len(b) for b in batches])
-        sampler = [list(range(sizes[i], sizes[i + 1])) for i in range(len(batches))]
-        return DataLoader(P.PairDataset(cache, flat), batch_sampler=sampler, **common)
-
     # ---------------------------------------------------------------- loop
     def run(self) -> TrainResult:
         """Train until the epochs are done, early stopping triggers, or ``max_steps`` is reached."""
@@ -240,34 +195,12 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         else:
             torch.backends.cudnn.benchmark = True
-        self._stop_requested = False
-        restore = self._install_signal_handlers()
         try:
-            return self._run(info, device, cache, state)
+            with StopRequest() as self._stop:
+                return self._run(info, device, cache, state)
         finally:
             torch.use_deterministic_algorithms(prev_det)
-            restore()
 
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        """SIGINT/SIGTERM: finish the current step, checkpoint, stop (a second Ctrl-C aborts at once)."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum: int, frame: object) -> None:
-            if self._stop_requested and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self._stop_requested = True
-            log.warning("signal %d: stopping after this step with a checkpoint (Ctrl-C again to abort)", signum)
-
-        for sig in previous:
-            signal.signal(sig, handler)
-
-        def restore() -> None:
-            for sig, h in previous.items():
-                signal.signal(sig, h)
-
-        return restore
 
     def _run(self, info: DistInfo, device: torch.device, cache: FeatureCache, state: dict[str, Any] | None) -> TrainResult:
         cfg = self.cfg
@@ -311,17 +244,17 @@ class Trainer:
         try:
             while c["epoch"] < cfg.epochs:
                 epoch = c["epoch"]
-                batches, contrastive = self._epoch_items(cache, epoch, info)
+                batches, contrastive = epoch_batches(cache, cfg, epoch, info)
                 n_steps = len(batches)
                 if n_steps == 0:
                     raise DatasetError(f"{self.data}: not enough training seconds for one batch of {cfg.batch_size}")
                 t0 = time.monotonic()
                 model.train()
-                loader = self._loader(cache, batches[c["step_in_epoch"] :], contrastive, epoch, device)
+                loader = make_loader(cache, cfg, batches[c["step_in_epoch"] :], contrastive, epoch, device)
                 bar = _progress(n_steps, c["step_in_epoch"], f"epoch {epoch + 1}/{cfg.epochs}", self.opts.progress and info.is_main)
                 for batch in loader:
                     loss = self._step(step_mod, opt, scaler, batch, contrastive, device, amp)
-                    stop = self._stop_requested
+                    stop = self._stop.requested
                     if info.enabled:  # mean loss, and stop together when any rank got a signal
                         loss_sum, n_stop = all_mean(loss, int(stop), info, device)
                         loss, stop = loss_sum / info.world_size, n_stop > 0
@@ -336,7 +269,7 @@ class Trainer:
                     if self.opts.max_steps is not None and c["global_step"] >= self.opts.max_steps:
                         reason = "max_steps"
                         break
-                    if stop or (self._stop_requested and not info.enabled):  # DDP ranks agree one step later
+                    if stop or (self._stop.requested and not info.enabled):  # DDP ranks agree one step later
                         reason = "interrupted"
                         if info.is_main:
                             log.info("interrupted: checkpoint at step %d; continue with --resume", c["global_step"])
@@ -498,4 +431,4 @@ def train(cfg: TrainCfg, data: Path, out: Path, opts: RunOptions = RunOptions(),
     return Trainer(cfg, data, out, opts, on_step).run()
 
 
-__all__ = ["RunOptions", "TrainResult", "Trainer", "TrainingError", "config_differences", "epoch_seed", "stored_config", "train"]
+__all__ = ["RunOptions", "TrainResult", "Trainer", "TrainingError", "config_differences", "stored_config", "train"]

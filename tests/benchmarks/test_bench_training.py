@@ -21,6 +21,7 @@ from engine.data.cache import FeatureCache
 from engine.data.synthetic import write_feature_cache
 from engine.presets import get_preset, train_defaults
 from engine.training import RunOptions, Trainer
+from engine.training.batches import epoch_batches, make_loader
 
 STEPS = 4  # timed optimisation steps per measurement (after one warm-up step)
 THREADS = int(os.environ.get("FOLEY_BENCH_THREADS", "1"))  # 1: this machine's 2 cores are shared; set to your core count
@@ -49,10 +50,8 @@ def _setup(preset: str, data: Path, workers: int, tmp: Path):
     model = AVModel(cfg.model, cache.features)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
-    from engine.training.ddp import DistInfo
-
-    batches, contrastive = trainer._epoch_items(cache, 0, DistInfo())
-    loader = trainer._loader(cache, batches[: STEPS + 1], contrastive, 0, torch.device("cpu"))
+    batches, contrastive = epoch_batches(cache, cfg, 0)
+    loader = make_loader(cache, cfg, batches[: STEPS + 1], contrastive, 0, torch.device("cpu"))
     from engine.training.trainer import _LossStep
 
     return trainer, _LossStep(model), opt, scaler, loader, contrastive, cfg
