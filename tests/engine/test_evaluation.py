@@ -49,6 +49,20 @@ def test_ranks_topk_and_median_on_known_distances() -> None:
     assert r["category"]["n_categories"] == 2
 
 
+def test_ranking_from_hand_built_embeddings() -> None:
+    """Unit vectors at known angles: frame i's own clip sits at a known rank."""
+    ang = np.deg2rad([0.0, 90.0, 180.0, 270.0])
+    clips = np.stack([np.cos(ang), np.sin(ang)], 1)  # (4, 2) on the unit circle
+    # frame 0 at its clip; frame 1 nearer clip 2 than its own; frame 2 exactly opposite its clip; frame 3 at clip 0
+    frames = np.stack([clips[0], np.array([np.cos(np.deg2rad(150)), np.sin(np.deg2rad(150))]), -clips[2], clips[0]])
+    r = M.ranking_metrics(M.pairwise_distances(frames, clips), np.arange(4), np.array(["x", "y", "x", "y"]), ks=(1, 2))
+    # own-clip ranks: 1; 2 (at 150 deg clip 2 is 30 deg away, clip 1 60); 4 (opposite); 3 (clip 0 first, then the
+    # tie at 90 deg between clips 1 and 3 broken by list position)
+    assert M.target_ranks(M.pairwise_distances(frames, clips), np.arange(4)).tolist() == [1, 2, 4, 3]
+    assert r["sample"]["topk"] == {1: 0.25, 2: 0.5}
+    assert r["sample"]["median_rank"] == 2.5
+
+
 def test_ties_rank_by_list_position_and_unlabelled_lists_have_no_category() -> None:
     flat = np.ones((3, 3))
     assert M.target_ranks(flat, np.array([0, 1, 2])).tolist() == [1, 2, 3]
