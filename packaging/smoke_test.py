@@ -129,8 +129,9 @@ def main() -> int:
             ok = code == 0 and icon.is_file() and launcher.is_symlink() and str(prefix / "opt" / "foley-assistant") in exec_line
             report.step("install.sh", ok, out.strip()[-400:] if not ok else f"{desktop.name}, icons, {launcher}")
             if ok:
-                code, out, _ = run([str(launcher), "--version"], home, clean_env(home), 120)
-                report.step("installed foley-assistant --version", code == 0 and version in out, out.strip()[-200:])
+                for prog in ("foley-assistant", "foley-engine"):
+                    code, out, _ = run([str(prefix / "bin" / prog), "--version"], home, clean_env(home), 120)
+                    report.step(f"installed {prog} --version", code == 0 and version in out, out.strip()[-200:])
                 code, out, _ = run(["/bin/bash", str(top / "install.sh"), "--uninstall"], home, env, 120)
                 report.step("install.sh --uninstall", code == 0 and not launcher.exists() and not desktop.exists(), out.strip()[-200:])
 
