@@ -108,7 +108,8 @@ def read_payload(path: Path, map_location: str = "cpu") -> dict[str, Any]:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if "global" not in str(e).lower():  # no code reference in it: random bytes, another format
-            raise CheckpointError(f"{path} is not a readable model file ({str(e).splitlines()[0]}); re-export or retrain it") from e
+            # (torch's own text would suggest loading with weights_only=False: never pass that on)
+            raise CheckpointError(f"{path} is not a readable model file (damaged, or not a PyTorch file); re-export or retrain it") from e
         raise CheckpointError(
             f"{path} holds objects other than tensors and plain values, so it was NOT loaded "
             "(loading could run code); use a model file written by foley-engine"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -83,8 +84,16 @@ def load_state(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"no training state at {path}; start a new run without --resume")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's text would suggest weights_only=False: never pass that on
+        if "global" in str(exc).lower():
+            raise CheckpointError(
+                f"{path}: holds objects other than tensors and plain values, so it was NOT loaded (loading could run code); "
+                "use a training state written by 'foley-engine train'"
+            ) from exc
+        raise CheckpointError(f"{path}: unreadable training state (damaged, or not a PyTorch file); delete it to restart, or resume from a copy") from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise CheckpointError(f"{path}: unreadable training state ({exc}); delete it to restart, or resume from a copy") from exc
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise CheckpointError(f"{path}: unreadable training state ({first}); delete it to restart, or resume from a copy") from exc
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not a training state written by 'foley-engine train'")
     if state.get("version") != STATE_VERSION:
