@@ -556,7 +556,6 @@ class MainWindow(QMainWindow):
         name = doc.path.name if doc.path else "Untitled"
         video = f" \u2014 {doc.video.name}" if doc.video else ""
         self.setWindowTitle(f"{name}{video} \u2014 Foley Assistant")
-        self.setWindowModified(doc.dirty)
         if doc.dirty:
             self.setWindowTitle(f"\u2022 {self.windowTitle()}")
 

@@ -18,10 +18,12 @@ BINS = 48
 
 
 def segment_peaks(c: Candidate, bins: int = BINS) -> np.ndarray:
-    """Absolute peaks of a candidate's matched 1-s segment, loudest bin = 1 (worker thread)."""
-    mm = default_cache().peaks(c.path, bins, float(c.start_s), float(c.start_s) + 1.0)
+    """Absolute peaks of a candidate's matched 1-s segment, relative to the whole file's peak (worker thread)."""
+    cache = default_cache()
+    mm = cache.peaks(c.path, bins, float(c.start_s), float(c.start_s) + 1.0)
     amp = np.abs(mm).max(axis=1)
-    top = float(amp.max()) if amp.size else 0.0
+    whole = cache.get(c.path)
+    top = float(np.abs(whole).max()) if whole.size else 0.0
     return (amp / top).astype(np.float32) if top > 0 else amp.astype(np.float32)
 
 

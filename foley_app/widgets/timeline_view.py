@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 RULER_H = 22
 LANE_H = 56
-HEADER_W = 150
+HEADER_W = 176
 EDGE_PX = 6  # grab zone for trimming
 PEAKS_PER_SECOND = 200  # resolution of the clip waveform cache
 
@@ -199,6 +199,11 @@ class TimelineCanvas(QWidget):
                 for clip in track.clips:
                     if clip.id not in self._preview:
                         self._paint_clip(p, ti, clip, silent)
+            if self.doc.tracks and not self.doc.clip_count() and self._drop_hint is None:
+                p.setPen(C.text_dim)
+                p.drawText(self.lane_rect(0).adjusted(12, 0, -12, 0), Qt.AlignLeft | Qt.AlignVCenter,
+                           "Drag sounds from the list onto a track: each sound's onset snaps to where you drop it "
+                           "(or press P to place the selected sound at the playhead)")
             for clip_id in self._preview:  # dragged clips on top
                 found = self._find(clip_id)
                 if found:
@@ -255,7 +260,7 @@ class TimelineCanvas(QWidget):
         p.drawRoundedRect(r, 3, 3)
         p.setRenderHint(QPainter.Antialiasing, False)
         peaks = self._peaks.get(str(clip.sound_path))
-        body = r.adjusted(1, 15, -1, -2)
+        body = r.adjusted(1, 17, -1, -2)
         if peaks is not None and body.width() > 2:
             i0, i1 = int(s0 * PEAKS_PER_SECOND), int(s1 * PEAKS_PER_SECOND)
             seg = peaks[max(0, i0) : max(i0 + 1, i1)]
@@ -273,7 +278,7 @@ class TimelineCanvas(QWidget):
         label = clip.display_name
         if abs(clip.gain_db) > 0.05:
             label += f"  {clip.gain_db:+.1f} dB"
-        p.drawText(r.adjusted(5, 1, -4, 0).intersected(QRectF(0, r.top(), self.width(), 14)), Qt.AlignLeft | Qt.AlignTop, label)
+        p.drawText(r.adjusted(5, 1, -4, 0).intersected(QRectF(0, r.top(), self.width(), 17)), Qt.AlignLeft | Qt.AlignTop, label)
 
     # -- mouse & keys --------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802

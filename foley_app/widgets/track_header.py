@@ -49,7 +49,7 @@ class TrackHeader(QWidget):
         self.volume.setToolTip("Track volume (dB); double-click the label to reset")
         self.volume_label = QLabel("0.0 dB", self)
         self.volume_label.setObjectName("dim")
-        self.volume_label.setFixedWidth(46)
+        self.volume_label.setFixedWidth(54)
         self.volume.valueChanged.connect(lambda v: self.volume_label.setText(f"{v / 10:+.1f} dB"))
         self.volume.sliderReleased.connect(lambda: self.volume_changed.emit(self.track_id, self.volume.value() / 10))
         bottom.addWidget(self.volume, 1)

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from foley_app.theme import C
@@ -64,7 +64,13 @@ class WaveformView(QWidget):
         mid = h / 2
         if self._segment is not None:
             a, b = self._segment
-            p.fillRect(QRectF(self._x(a), 0, max(2.0, self._x(b) - self._x(a)), h), C.select)
+            seg = QRectF(self._x(a), 0, max(2.0, self._x(b) - self._x(a)), h)
+            fill = QColor(C.select)
+            fill.setAlpha(110)
+            p.fillRect(seg, fill)
+            p.setPen(QPen(C.select.lighter(150), 1))
+            p.drawLine(seg.topLeft(), seg.bottomLeft())
+            p.drawLine(seg.topRight(), seg.bottomRight())
         peaks = self._peaks
         n = len(peaks)
         scale = (h / 2 - 4) / max(1e-6, float(np.abs(peaks).max()))

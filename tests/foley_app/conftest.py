@@ -98,7 +98,6 @@ def make_window(qtbot, settings, tmp_path: Path):
 
     def make(plan):  # noqa: ANN001, ANN202
         w = MainWindow(settings, tmp_path / "cache")
-        qtbot.addWidget(w)
         w.resize(1400, 900)
         w.show()
         w.start(plan)
@@ -107,8 +106,9 @@ def make_window(qtbot, settings, tmp_path: Path):
 
     yield make
     for w in made:
-        w.project.timeline.doc.dirty = False
-        w.shutdown()
+        w.timeline.doc.dirty = False  # no unsaved-changes prompt at close
+        w.close()
+        w.deleteLater()
 
 
 @pytest.fixture
