@@ -127,8 +127,20 @@ def ixml_fields(chunk: bytes) -> dict[str, str]:
     return out
 
 
+_LIBSNDFILE_TAGGED = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".caf", ".w64"})
+
+
 def container_tags(path: Path) -> dict[str, str]:
-    """Lower-cased ID3 / Vorbis comment / RIFF INFO tags, read by PyAV (empty on any failure)."""
+    """Lower-cased tags: RIFF INFO / Vorbis comments via libsndfile (cheap), ID3 and the rest via PyAV."""
+    if path.suffix.lower() in _LIBSNDFILE_TAGGED:
+        import soundfile as sf
+
+        try:
+            with sf.SoundFile(str(path)) as f:
+                tags = f.copy_metadata()
+            return {str(k).lower(): str(v).strip() for k, v in tags.items() if str(v).strip()}
+        except (RuntimeError, ValueError, OSError, TypeError):
+            pass  # not what its extension says: ask the video decoder
     import av
 
     try:

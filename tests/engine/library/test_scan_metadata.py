@@ -66,3 +66,26 @@ def test_tags_ucs_and_folder_categories(library_template: Path) -> None:
     plain = read_metadata(library_template / "circle/circle_a.wav", library_template, 1.5, 48000, 1)
     assert (plain.category, plain.name, plain.category_source) == ("circle", "circle_a", "folder")
     assert GOOD["circle/circle_a.wav"] == plain.category
+
+
+def test_id3_tags_of_an_mp3(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    path = tmp_path / "whoosh.mp3"
+    with av.open(str(path), "w") as out:
+        out.metadata.update(title="Whoosh fast", genre="WHOOSHES", comment="air swish")
+        stream = out.add_stream("libmp3lame", rate=48000)
+        stream.layout = "mono"
+        wave = (0.3 * np.sin(np.arange(48000) / 10.0)).astype(np.float32)
+        for j in range(0, 48000, 1152):
+            frame = av.AudioFrame.from_ndarray(wave[None, j : j + 1152], format="flt", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, j, Fraction(1, 48000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    meta = read_metadata(path, tmp_path, 1.0, 48000, 1)
+    assert (meta.name, meta.category, meta.description, meta.category_source) == ("Whoosh fast", "WHOOSHES", "air swish", "tag")
