@@ -187,9 +187,11 @@ class Trainer:
             self._check_resume(state, cache)
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-        if state is not None and state.get("finished"):
-            log.info("%s already finished (%s); nothing to do", self.out, state.get("stop_reason"))
+        if state is not None and state.get("finished") and self._still_finished(state):
+            log.info("%s already finished (%s); nothing to do (raise --epochs or --early-stop-patience to go on)", self.out, state.get("stop_reason"))
             return self._result(state, state.get("stop_reason", "completed"), already=True)
+        if state is not None and state.get("world_size", 1) != info.world_size and info.is_main:
+            log.warning("resuming a %s-process run with %d processes: the data shards differ, so the run is not an exact continuation", state.get("world_size"), info.world_size)
         prev_det = torch.are_deterministic_algorithms_enabled()
         if device.type == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -201,9 +203,15 @@ class Trainer:
         finally:
             torch.use_deterministic_algorithms(prev_det)
 
+    def _still_finished(self, state: dict[str, Any]) -> bool:
+        """A finished run stays finished unless a resume raised ``epochs`` or the early-stop patience."""
+        if state.get("stop_reason") == "early_stop":
+            return state["bad_epochs"] >= self.cfg.early_stop_patience or state["epoch"] >= self.cfg.epochs
+        return state["epoch"] >= self.cfg.epochs
 
     def _run(self, info: DistInfo, device: torch.device, cache: FeatureCache, state: dict[str, Any] | None) -> TrainResult:
         cfg = self.cfg
+        self._world_size = info.world_size
         _seed_everything(cfg.seed)
         model = self._build_model(cache, device, fresh=state is None)
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
@@ -286,7 +294,8 @@ class Trainer:
                     metrics.append(c["history"][-1])
                 if c["bad_epochs"] >= cfg.early_stop_patience:
                     reason = "early_stop"
-                    log.info("early stop: no improvement for %d epochs", c["bad_epochs"])
+                    if info.is_main:
+                        log.info("early stop: no improvement for %d epochs", c["bad_epochs"])
                     break
                 if reason in PAUSES:
                     break
@@ -382,6 +391,7 @@ class Trainer:
             "dataset_fingerprint": cache.fingerprint,
             "finished": finished,
             "stop_reason": reason,
+            "world_size": self._world_size,
         }
 
     def _best_extra(self, c: dict[str, Any], corr: float, recall: dict[int, float], metric: float, threshold: float) -> dict[str, Any]:

@@ -136,6 +136,9 @@ def test_max_steps_then_resume_equals_one_run(data: Path, tmp_path: Path) -> Non
     assert _rows(part) == _rows(tmp_path / "full")
     again = train(cfg, data, part, RunOptions(preset="m1", resume=True, **CPU))
     assert again.stop_reason == "already_finished"
+    longer = train(replace(cfg, epochs=3), data, part, RunOptions(preset="m1", resume=True, **CPU))  # --epochs 3 --resume
+    assert longer.stop_reason == "completed" and longer.epochs_done == 3
+    assert len(_rows(part)) == 3 and _rows(part)[:2] == _rows(tmp_path / "full")
 
 
 def test_metrics_csv_layout(data: Path, tmp_path: Path) -> None:
