@@ -66,6 +66,12 @@ def mime_to_payload(mime: QMimeData) -> dict | None:
         return None
 
 
+# Never None for a role the delegate reads: PySide6 6.12's QModelIndex.data() returns an invalid
+# QVariant as None without taking a reference, so every such call drops one from None and the
+# app aborts ("deallocating None") after a few thousand repaints of rows without peaks.
+NO_PEAKS = np.zeros(0, np.float32)
+
+
 class CandidateListModel(QAbstractListModel):
     """Rows are candidates in rank order; mini-waveform peaks arrive later via ``set_peaks``."""
 
@@ -113,7 +119,7 @@ class CandidateListModel(QAbstractListModel):
         return {
             Role.Candidate: c, Role.Rank: c.rank or index.row() + 1, Role.Category: c.category,
             Role.Score: float(c.score), Role.Duration: float(c.duration_s), Role.Start: float(c.start_s),
-            Role.Path: str(c.path), Role.Peaks: self._peaks.get(peaks_key(c)),
+            Role.Path: str(c.path), Role.Peaks: self._peaks.get(peaks_key(c), NO_PEAKS),
         }.get(role)
 
     def roleNames(self) -> dict[int, bytes]:  # noqa: N802
