@@ -15,6 +15,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 KS: tuple[int, ...] = (1, 5, 10)
+RANK_CHUNK = 1024  # frames ranked at a time
 
 
 def correlation_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -122,23 +123,31 @@ def ranking_metrics(dist: np.ndarray, targets: np.ndarray, labels: np.ndarray | 
     dist = np.asarray(dist)
     n, n_list = dist.shape
     targets = np.asarray(targets, np.int64)
-    pos = rank_positions(dist)
-    ranks = pos[np.arange(n), targets]
+    labels = None if labels is None else np.asarray(labels).astype(str)
+    labelled = labels is not None and bool(np.all(labels != ""))
+    ranks = np.empty(n, np.int64)
+    best = np.empty(n, np.int64)
+    recall_sum = {int(k): 0.0 for k in ks}
+    for a in range(0, n, RANK_CHUNK):  # rows in chunks: (chunk, N) int64 positions stay small
+        b = min(n, a + RANK_CHUNK)
+        pos = rank_positions(dist[a:b])
+        ranks[a:b] = pos[np.arange(b - a), targets[a:b]]
+        if labelled:
+            relevant = labels[targets[a:b]][:, None] == labels[None, :]  # (chunk, N)
+            best[a:b] = np.where(relevant, pos, n_list + 1).min(1)
+            for k, r in recall_at_k(pos, relevant, ks).items():
+                recall_sum[k] += r * (b - a)
     out: dict = {
         "sample": {"topk": topk_accuracy(ranks, ks), "median_rank": float(np.median(ranks)), "mean_rank": float(np.mean(ranks))},
         "category": None,
     }
-    if labels is not None:
-        labels = np.asarray(labels).astype(str)
-        if np.all(labels != ""):
-            relevant = labels[targets][:, None] == labels[None, :]  # (n, N)
-            best = np.where(relevant, pos, n_list + 1).min(1)
-            out["category"] = {
-                "topk": topk_accuracy(best, ks),
-                "recall": recall_at_k(pos, relevant, ks),
-                "median_rank": float(np.median(best)),
-                "n_categories": int(np.unique(labels).size),
-            }
+    if labelled:
+        out["category"] = {
+            "topk": topk_accuracy(best, ks),
+            "recall": {k: v / n for k, v in recall_sum.items()},
+            "median_rank": float(np.median(best)),
+            "n_categories": int(np.unique(labels).size),
+        }
     return out
 
 

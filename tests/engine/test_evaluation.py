@@ -213,3 +213,14 @@ def test_prior_ranking_moves_from_model_to_image_blind(data: Path, model_file: P
     assert tiny["model_with_prior"] == tiny["model"]  # a negligible prior keeps the model's order
     assert huge["model_with_prior"] == huge["image_blind"]  # a dominant prior is the image-blind order
     assert "| m3 + prior (w=1e+09) |" in render(evaluate(model_file, data, n_pairs=20, per_video=2, prior_weight=1e9))
+
+
+def test_chunked_ranking_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    dist, labels = rng.random((37, 37)), rng.choice(list("abcd"), 37)
+    whole = M.ranking_metrics(dist, np.arange(37), labels)
+    monkeypatch.setattr(M, "RANK_CHUNK", 5)
+    chunked = M.ranking_metrics(dist, np.arange(37), labels)
+    assert chunked["sample"] == whole["sample"] and chunked["category"]["topk"] == whole["category"]["topk"]
+    for k, v in whole["category"]["recall"].items():
+        assert chunked["category"]["recall"][k] == pytest.approx(v)
