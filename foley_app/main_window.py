@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         v, e, p, s = self.video, self.engine, self.playback, self.sounds
         v.opened.connect(self._on_video_opened)
         v.open_failed.connect(self._on_video_failed)
-        v.frame_ready.connect(lambda t, rgb: self.video_view.set_frame(rgb))
+        v.frame_ready.connect(lambda t, image: self.video_view.set_image(image))
+        self.video_view.resized.connect(self._on_video_view_resized)
         v.thumbnail_ready.connect(self.filmstrip.set_thumbnail)
         self.transport.seek_requested.connect(p.seek)
         self.transport.step_requested.connect(p.step_frames)
@@ -358,6 +359,10 @@ class MainWindow(QMainWindow):
         log.warning("cannot open video %s: %s", path, message)
         self._status(f"cannot open {Path(path).name}")
         QMessageBox.warning(self, "Cannot open video", message)
+
+    def _on_video_view_resized(self, width: int, height: int) -> None:
+        self.video.decoder.set_target_size(width, height)
+        self.video.request_frame(self.playback.position)
 
     def _on_position(self, t: float) -> None:
         self.transport.set_position(t)

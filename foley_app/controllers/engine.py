@@ -23,7 +23,7 @@ from foley_app.workers import Worker, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE_MS = 60
+DEBOUNCE_MS = 60  # at most one ranking per 60 ms while scrubbing
 
 
 @dataclass
@@ -136,7 +136,7 @@ class EngineController(QObject):
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._submit)
+        self._debounce.timeout.connect(self._on_quiet)
         self.last: Recommendation | None = None
 
     # -- loading -------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class EngineController(QObject):
         if self.video is not None:
             self._start_pass()
         if self._second is not None:
-            self._submit()
+            self._schedule()
 
     def _on_load_failed(self, exc: BaseException) -> None:
         log.warning("engine load failed: %s", exc)
@@ -209,39 +209,51 @@ class EngineController(QObject):
         self._resubmit()
 
     def request(self, t: float) -> None:
-        """Ask for the list of the second ``t`` falls in (debounced; only the latest ask is answered)."""
+        """Ask for the list of the second ``t`` falls in; only the latest ask is answered."""
         second = max(0, int(math.floor(t + 1e-6)))
-        self._similar = None
-        if second == self._second and self.last is not None and self.last.source != "similar":
+        if second == self._second and self._similar is None and self.last is not None:
             return
+        self._similar = None
         self._second = second
         self._latest += 1
-        self._debounce.start()
+        self._schedule()
 
     def more_like_this(self, candidate: Candidate) -> None:
         """Rank by similarity to a sound instead of the frame (until the playhead moves)."""
         self._similar = candidate
         self._latest += 1
-        self._debounce.start(0)
+        self._schedule()
 
     def back_to_frame(self) -> None:
-        self._similar = None
-        self._resubmit()
+        if self._similar is not None:
+            self._similar = None
+            self._latest += 1
+            self._schedule()
 
     def _resubmit(self) -> None:
         self._latest += 1
-        if self._second is not None or self._similar is not None:
-            self._debounce.start()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Throttle: the first ask after a quiet spell runs at once, then at most one per ``DEBOUNCE_MS``
+        and never two at a time; the last ask always runs (so scrubbing costs one ranking per window)."""
+        if self._in_flight or self._debounce.isActive():
+            self._pending = True
+        else:
+            self._submit()
+
+    def _on_quiet(self) -> None:
+        if self._pending and not self._in_flight:
+            self._submit()
 
     def _submit(self) -> None:
+        self._pending = False
         if self.engine is None:
-            return
-        if self._in_flight:  # one at a time; the newest wish runs when this one returns
-            self._pending = True
             return
         if self._similar is None and (self.video is None or self._second is None):
             return
-        self._in_flight, self._pending = True, False
+        self._in_flight = True
+        self._debounce.start()
         rid, engine, video, second = self._latest, self.engine, self.video, self._second or 0
         k, filters, similar = self.k, dict(self.filters), self._similar
         use_cache = second < self._pass_done
@@ -281,13 +293,14 @@ class EngineController(QObject):
             self.recommendations_ready.emit(result)
         else:
             log.debug("dropped stale recommendation %d (latest %d)", result.request_id, self._latest)
-        if self._pending or result.request_id != self._latest:
+            self._pending = True
+        if self._pending and not self._debounce.isActive():
             self._submit()
 
     def _on_rank_failed(self, exc: BaseException) -> None:
         self._in_flight = False
         self.recommendation_failed.emit(str(exc))
-        if self._pending:
+        if self._pending and not self._debounce.isActive():
             self._submit()
 
     # -- attention -----------------------------------------------------------------------------

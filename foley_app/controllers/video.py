@@ -26,7 +26,7 @@ class FrameDecoder(QObject):
     target and decodes forward to the exact frame.
     """
 
-    frame_ready = Signal(float, object)  # requested time, RGB uint8 (H, W, 3)
+    frame_ready = Signal(float, QImage)  # requested time, the frame scaled to fit the target size
     failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -34,6 +34,7 @@ class FrameDecoder(QObject):
         self._cond = threading.Condition()
         self._path: Path | None = None
         self._wanted: float | None = None
+        self._target: tuple[int, int] = (0, 0)  # fit frames into this size here, not on the GUI thread
         self._stop = False
         self._thread = threading.Thread(target=self._loop, name="frame-decoder", daemon=True)
         self._thread.start()
@@ -48,6 +49,22 @@ class FrameDecoder(QObject):
         with self._cond:
             self._wanted = max(0.0, t)
             self._cond.notify()
+
+    def set_target_size(self, width: int, height: int) -> None:
+        with self._cond:
+            self._target = (max(0, int(width)), max(0, int(height)))
+
+    def _scaled(self, rgb: np.ndarray) -> QImage:
+        import cv2
+
+        tw, th = self._target
+        h, w = rgb.shape[:2]
+        if tw > 0 and th > 0:
+            scale = min(tw / w, th / h)
+            size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+            if size != (w, h):
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        return rgb_to_qimage(rgb)
 
     def close(self) -> None:
         with self._cond:
@@ -97,7 +114,7 @@ class FrameDecoder(QObject):
                 if frame is None:
                     frame = last
                 if frame is not None:
-                    self.frame_ready.emit(t, frame)
+                    self.frame_ready.emit(t, self._scaled(frame))
             except Exception as exc:  # noqa: BLE001 - report, keep the thread alive
                 log.warning("frame decoding failed at %.3f s: %s", t, exc)
                 self.failed.emit(str(exc))
@@ -131,7 +148,7 @@ class VideoController(QObject):
 
     opened = Signal(object)  # VideoInfo
     open_failed = Signal(str, str)  # path, message
-    frame_ready = Signal(float, object)
+    frame_ready = Signal(float, QImage)
     thumbnail_ready = Signal(int, QImage)
 
     def __init__(self, parent: QObject | None = None) -> None:

@@ -12,6 +12,7 @@ from engine.api import Candidate
 from foley_app.resources import icon
 from foley_app.theme import C, category_colour
 from foley_app.widgets.candidate_model import Role
+from foley_app.widgets.wave_image import bars_image
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,10 @@ def _fmt_duration(s: float) -> str:
 
 class CandidateDelegate(QStyledItemDelegate):
     """Paints one candidate row; no widgets per row, so thousands of rows stay cheap."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self._images: dict[tuple, object] = {}  # mini waveforms rendered once per sound segment
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
         return QSize(300, ROW_HEIGHT)
@@ -51,12 +56,14 @@ class CandidateDelegate(QStyledItemDelegate):
         p.fillRect(wr, C.ruler)
         peaks = index.data(Role.Peaks)
         if peaks is not None and len(peaks):
-            p.setPen(QPen(C.wave, 1))
-            n = len(peaks)
-            half = wr.height() / 2 - 1
-            for i, v in enumerate(peaks):
-                xx = wr.left() + (i + 0.5) * wr.width() / n
-                p.drawLine(int(xx), int(wr.center().y() - v * half), int(xx), int(wr.center().y() + v * half))
+            key = (index.data(Role.Path), index.data(Role.Start), int(wr.width()), int(wr.height()))
+            img = self._images.get(key)
+            if img is None:
+                img = bars_image(-peaks, peaks, int(wr.width()), int(wr.height()), C.wave)
+                if len(self._images) > 2000:
+                    self._images.clear()
+                self._images[key] = img
+            p.drawImage(wr.topLeft(), img)
         x += wave_w + 8
         # right side: score bar and duration
         right = r.right() - 6

@@ -28,6 +28,7 @@ from foley_app.theme import C, category_colour
 from foley_app.timecode import seconds_to_timecode
 from foley_app.widgets.candidate_model import mime_to_payload
 from foley_app.widgets.track_header import TrackHeader
+from foley_app.widgets.wave_image import bars_image
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class TimelineCanvas(QWidget):
         self._drag: _Drag | None = None
         self._drop_hint: tuple[int, float] | None = None
         self._peaks: dict[str, np.ndarray] = {}  # sound path -> (n, 2) min/max at PEAKS_PER_SECOND
+        self._clip_images: dict[str, tuple] = {}  # clip id -> (key, rendered waveform)
         self._preview: dict[str, tuple[int, float, float, float]] = {}  # clip id -> track, pos, s0, s1 while dragging
 
     # -- model ---------------------------------------------------------------------------------
@@ -261,19 +263,17 @@ class TimelineCanvas(QWidget):
         p.setRenderHint(QPainter.Antialiasing, False)
         peaks = self._peaks.get(str(clip.sound_path))
         body = r.adjusted(1, 17, -1, -2)
-        if peaks is not None and body.width() > 2:
-            i0, i1 = int(s0 * PEAKS_PER_SECOND), int(s1 * PEAKS_PER_SECOND)
-            seg = peaks[max(0, i0) : max(i0 + 1, i1)]
-            if len(seg):
-                gain = 10 ** (clip.gain_db / 20)
-                scale = (body.height() / 2) * gain / max(1e-6, float(np.abs(peaks).max()))
-                mid = body.center().y()
-                p.setPen(QPen(base.lighter(170) if not silent else C.text_dim, 1))
-                x_first, x_last = int(max(body.left(), 0)), int(min(body.right(), self.width()))
-                for x in range(x_first, x_last):
-                    i = min(len(seg) - 1, int((x - body.left()) / body.width() * len(seg)))
-                    lo, hi = seg[i]
-                    p.drawLine(x, int(mid - min(hi * scale, body.height() / 2)), x, int(mid - max(lo * scale, -body.height() / 2)))
+        if peaks is not None and 2 < body.width() < 30_000 and body.height() > 2:
+            key = (clip.id, s0, s1, clip.gain_db, int(body.width()), int(body.height()), silent, id(peaks))
+            img = self._clip_images.get(clip.id)
+            if img is None or img[0] != key:
+                i0, i1 = int(s0 * PEAKS_PER_SECOND), int(s1 * PEAKS_PER_SECOND)
+                seg = peaks[max(0, i0) : max(i0 + 1, i1)]
+                top = max(1e-6, float(np.abs(peaks).max())) / (10 ** (clip.gain_db / 20))
+                colour = C.text_dim if silent else base.lighter(170)
+                img = (key, bars_image(seg[:, 0] / top, seg[:, 1] / top, int(body.width()), int(body.height()), colour))
+                self._clip_images[clip.id] = img
+            p.drawImage(body.topLeft(), img[1])
         p.setPen(C.text)
         label = clip.display_name
         if abs(clip.gain_db) > 0.05:

@@ -39,6 +39,7 @@ class VideoView(QWidget):
     """Paints the frame letterboxed in the widget; the overlay is stretched over the picture."""
 
     clicked = Signal()
+    resized = Signal(int, int)  # device pixels available for the picture
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,10 +50,15 @@ class VideoView(QWidget):
         self._message = "Drop a video here, or File \u25b8 Open Video\u2026"
         self._caption = ""
 
-    def set_frame(self, rgb: np.ndarray | None) -> None:
-        """Show an RGB uint8 frame (None clears)."""
-        self._image = rgb_to_qimage(rgb) if rgb is not None else None
+    def set_image(self, image: QImage | None) -> None:
+        """Show a frame already scaled (by the decoder thread) to fit the widget."""
+        self._image = image
         self.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802
+        ratio = self.devicePixelRatioF()
+        self.resized.emit(int(self.width() * ratio), int(self.height() * ratio))
+        super().resizeEvent(event)
 
     def set_overlay(self, heat: np.ndarray | None) -> None:
         """Show an attention map over the frame (None hides it)."""
@@ -89,8 +95,9 @@ class VideoView(QWidget):
             p.setPen(C.text_dim)
             p.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self._message)
             return
-        p.setRenderHint(QPainter.SmoothPixmapTransform)
         target = self.picture_rect()
+        if abs(target.width() - self._image.width()) > 1.5:  # only scale what the decoder did not
+            p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(target, self._image)
         if self._overlay is not None:
             p.drawImage(target, self._overlay)

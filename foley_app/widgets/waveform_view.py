@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from foley_app.theme import C
+from foley_app.widgets.wave_image import bars_image
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class WaveformView(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setCursor(Qt.IBeamCursor)
         self._peaks: np.ndarray | None = None
+        self._image = None  # the rendered waveform, redrawn only when the sound or size changes
         self._duration = 0.0
         self._segment: tuple[float, float] | None = None
         self._playhead: float | None = None
@@ -34,6 +36,7 @@ class WaveformView(QWidget):
     def set_sound(self, peaks: np.ndarray | None, duration: float, segment: tuple[float, float] | None, title: str = "") -> None:
         """Show a sound's (bins, 2) min/max peaks; ``segment`` is the matched part, in seconds."""
         self._peaks, self._duration, self._segment, self._title = peaks, max(duration, 1e-6), segment, title
+        self._image = None
         self._playhead = None
         self.update()
 
@@ -71,15 +74,11 @@ class WaveformView(QWidget):
             p.setPen(QPen(C.select.lighter(150), 1))
             p.drawLine(seg.topLeft(), seg.bottomLeft())
             p.drawLine(seg.topRight(), seg.bottomRight())
-        peaks = self._peaks
-        n = len(peaks)
-        scale = (h / 2 - 4) / max(1e-6, float(np.abs(peaks).max()))
-        p.setPen(QPen(C.wave, 1))
         w = self.width()
-        cols = np.minimum((np.arange(w) * n / max(w, 1)).astype(int), n - 1)
-        for x, i in enumerate(cols):
-            lo, hi = peaks[i]
-            p.drawLine(x, int(mid - hi * scale), x, int(mid - lo * scale))
+        if self._image is None or self._image.size() != self.size():
+            top = max(1e-6, float(np.abs(self._peaks).max()))
+            self._image = bars_image(self._peaks[:, 0] / top * 0.92, self._peaks[:, 1] / top * 0.92, w, h, C.wave)
+        p.drawImage(0, 0, self._image)
         p.setPen(QPen(C.border, 1))
         p.drawLine(0, int(mid), w, int(mid))
         if self._title:
