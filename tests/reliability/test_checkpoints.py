@@ -4,7 +4,6 @@ with a clear message, and the code in the hostile pickles never runs (it would c
 
 from __future__ import annotations
 
-import io
 import pickle
 import subprocess
 from pathlib import Path
@@ -148,7 +147,6 @@ def test_weights_only_loading_keeps_the_real_model_intact(tmp_path: Path) -> Non
     model.save(tmp_path / "m.pt", extra={"note": "ok", "steps": 5})
     back = AVModel.load(tmp_path / "m.pt")
     assert back.model_id == model.model_id and back.extra == {"note": "ok", "steps": 5}
-    buf = io.BytesIO()
     with pytest.raises(TypeError, match="cannot be stored"):
         model.save(tmp_path / "bad.pt", extra={"obj": Evil(tmp_path / "x")})  # refuses to write what weights_only could not read
-    assert not (tmp_path / "bad.pt").exists() and not buf.getvalue()
+    assert not (tmp_path / "bad.pt").exists()

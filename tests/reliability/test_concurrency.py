@@ -36,10 +36,16 @@ def _index_cmd(library: Path, db: Path, model_file: Path, boot: str = INDEX_CLI)
     return [sys.executable, "-c", boot, "index", str(library), "--db", str(db), "--model", str(model_file), "--workers", "0", "--quiet"]
 
 
-# The first indexer takes 0.3 s more per file (so it surely still runs when the second arrives) ...
+# The first indexer holds on before its 5th file (after its first commits) until the file named by
+# $RELEASE appears, so it surely still runs when the second one arrives ...
 PACED_CLI = (
-    "import time, engine.library.indexer as I; _prepare = I.prepare_file;"
-    "I.prepare_file = lambda *a, **k: (time.sleep(0.3), _prepare(*a, **k))[1];" + INDEX_CLI
+    "import os, time, engine.library.indexer as I; _prepare = I.prepare_file; _calls = []\n"
+    "def _held(*a, **k):\n"
+    "    _calls.append(1)\n"
+    "    while len(_calls) >= 5 and not os.path.exists(os.environ['RELEASE']):\n"
+    "        time.sleep(0.02)\n"
+    "    return _prepare(*a, **k)\n"
+    "I.prepare_file = _held\n" + INDEX_CLI
 )
 # ... and the second has its imports done and starts the moment the file named by $GO appears.
 WAITING_CLI = (
@@ -63,7 +69,8 @@ def test_second_indexer_is_refused_clearly_and_the_first_finishes(library: Path,
     go = tmp_path / "go"
     waiting = subprocess.Popen(_index_cmd(library, db, rel_model_file, WAITING_CLI), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=child_env(GO=str(go)))
-    first = start(_index_cmd(library, db, rel_model_file, PACED_CLI), log)
+    release = tmp_path / "release"
+    first = start(_index_cmd(library, db, rel_model_file, PACED_CLI), log, child_env(RELEASE=str(release)))
     try:
         _wait(lambda: committed_files(db) >= 1, first, log)
         go.touch()  # a second CLI run, and the app's own indexing call, on the same database
@@ -74,8 +81,10 @@ def test_second_indexer_is_refused_clearly_and_the_first_finishes(library: Path,
         assert "being changed by another process" in second.stderr and f"pid {first.pid}" in second.stderr, second.stderr
         with pytest.raises(SoundIndexError, match="being changed by another process"):
             index_library([library], AVModel.load(rel_model_file), db, workers=0, progress=False)
+        release.touch()
         assert first.wait(timeout=300) == 0, tail(log)
     finally:
+        release.touch()
         if first.poll() is None:
             kill_group(first)
         if waiting.poll() is None:

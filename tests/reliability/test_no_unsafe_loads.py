@@ -5,7 +5,6 @@ allow_pickle=True)``, unsafe YAML, and the builtins ``eval``/``exec``/``compile`
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from .conftest import ROOT
 
