@@ -132,8 +132,12 @@ class VideoEmbeddingCache:
 
     def _save(self, file: Path, rows: np.ndarray) -> None:
         tmp = file.with_name(file.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, rows, allow_pickle=False)
-        os.replace(tmp, file)
+        try:
+            with open(tmp, "wb") as f:
+                np.save(f, rows, allow_pickle=False)
+            os.replace(tmp, file)
+        except OSError as exc:  # e.g. a full disk: the cache only saves time, so keep the rows in memory
+            log.warning("could not write the video cache %s (%s); keeping it in memory only", file, exc)
+            tmp.unlink(missing_ok=True)
         with self._lock:
             self._rows[file.name] = rows.copy()

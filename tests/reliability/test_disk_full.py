@@ -301,3 +301,19 @@ def test_trainer_checkpoint_with_a_failing_write_injected(tmp_path: Path, monkey
     assert (run / "last.pt").read_bytes() == good and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     result = train(cfg, data, run, RunOptions(**{**opts.__dict__, "resume": True}))
     assert result.stop_reason == "completed" and result.epochs_done == 2
+
+
+# -- video embedding cache (the app's 1-fps pass) -----------------------------------------------
+def test_video_cache_on_a_full_tmpfs_keeps_the_rows_in_memory(small_disk: Path, tmp_path: Path) -> None:
+    from engine.library.video_cache import VideoEmbeddingCache
+
+    video = synthetic.write_video(tmp_path / "v.mp4", ["circle", "bar", None], size=(96, 64), seed=3).path
+    model = tiny_model(0)
+    expected = VideoEmbeddingCache(model, tmp_path / "cache").embed_video(video)
+    filler = fill(small_disk, 0)
+    cache = VideoEmbeddingCache(model, small_disk / "cache")
+    rows = cache.embed_video(video)  # the pass completes; only the on-disk copy is missing
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(cache.cached(video), expected)
+    assert not list((small_disk / "cache").glob("*"))  # no half-written or temp file
+    filler.unlink()
