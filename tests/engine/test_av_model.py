@@ -92,6 +92,9 @@ def test_embed_entry_points_shapes_dtypes_and_eval_mode() -> None:
     one = np.concatenate([m.embed_frames(big[i : i + 1]) for i in range(3)])
     assert np.allclose(out, one, atol=1e-5)
     assert m.embed_frames(np.zeros((0, 224, 224, 3), np.uint8)).shape == (0, 128)
+    cached = frames(2, 224, 224)  # cache-sized frames: numpy and torch inputs take the same path
+    assert np.array_equal(m.embed_frames(cached), m.embed_frames(torch.from_numpy(cached)))
+    assert np.allclose(m.embed_frames(cached[0]), m.embed_frames(cached)[:1], atol=1e-6)  # one (H, W, 3) frame
     a = m.embed_audio(mels(5), batch_size=2)
     assert a.shape == (5, 128) and np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     t = np.linspace(0, 1, 48000, endpoint=False, dtype=np.float32)

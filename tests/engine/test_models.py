@@ -62,6 +62,8 @@ def test_attention_level_equals_literal_formula(local_ch: int) -> None:
     feat, amap = level(l, g)
     ref_feat, ref_map = _literal_level(level, l, g)
     assert torch.allclose(feat, ref_feat, atol=1e-5) and torch.allclose(amap, ref_map, atol=1e-6)
+    # g adds the same score at every position, so the softmax cancels it (documented in docs/models.md)
+    assert torch.allclose(level(l, 10 * torch.randn(2, 16))[1], amap, atol=1e-5)
     # gradients agree too (the factored form is the same function of the same parameters)
     feat.sum().backward()
     grads = [p.grad.clone() for p in level.parameters()]
