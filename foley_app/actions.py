@@ -36,6 +36,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("export_otio", "Export", "&OpenTimelineIO\u2026", None, "An .otio timeline for a DAW or NLE"),
     ActionSpec("export_csv", "Export", "&Cue Sheet (CSV)\u2026", None, "A spreadsheet of every clip with timecodes"),
     ActionSpec("mix_normalize", "Export", "&Normalize Instead of Limiting", None, "Export by scaling the whole mix to -1 dBFS instead of limiting peaks", checkable=True),
+    ActionSpec("preferences", "Edit", "Pre&ferences…", QKeySequence.Preferences, "Model file, device, list length, audio output"),
     ActionSpec("quit", "File", "&Quit", QKeySequence.Quit, "Close the app"),
     ActionSpec("undo", "Edit", "&Undo", QKeySequence.Undo, "Undo the last edit", "undo"),
     ActionSpec("redo", "Edit", "&Redo", QKeySequence.Redo, "Redo", "redo"),

@@ -59,3 +59,62 @@ def show_about(parent: QWidget, log_file: Path | None) -> None:
         f"<b>Foley Assistant</b> {__version__}<br>Sound suggestions from your own library for any video frame, "
         "ranked by a self-supervised audio-visual model.<br><br>"
         f"Log file: {log_file or 'not written'}")
+
+
+class PreferencesDialog(QDialog):
+    """Model file, compute device, list length and mode, audio output device (saved in QSettings)."""
+
+    def __init__(self, parent: QWidget, settings, audio_devices: list[str]) -> None:  # noqa: ANN001
+        from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, \
+            QPushButton, QSpinBox
+
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.settings = settings
+        form = QFormLayout()
+        self.model = QLineEdit(str(settings.model_path or ""), self)
+        self.model.setPlaceholderText("bundled default model")
+        browse = QPushButton("Browse\u2026", self)
+        browse.clicked.connect(lambda: self.model.setText(
+            QFileDialog.getOpenFileName(self, "Model file", self.model.text(), "Model files (*.pt)")[0] or self.model.text()))
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(browse)
+        form.addRow("Model file", row)
+        self.device = QComboBox(self)
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.setCurrentText(settings.device)
+        self.device.setToolTip("auto: CUDA when a GPU is available, else CPU")
+        form.addRow("Compute device", self.device)
+        self.top_k = QSpinBox(self)
+        self.top_k.setRange(5, 200)
+        self.top_k.setValue(settings.top_k)
+        form.addRow("Sounds listed", self.top_k)
+        self.per_segment = QCheckBox("One row per matching 1-s segment (instead of per file)", self)
+        self.per_segment.setChecked(settings.per_segment)
+        form.addRow("List mode", self.per_segment)
+        self.audio = QComboBox(self)
+        self.audio.addItem("System default", "")
+        for name in audio_devices:
+            self.audio.addItem(name, name)
+        i = self.audio.findData(settings.audio_device)
+        self.audio.setCurrentIndex(max(0, i))
+        if not audio_devices:
+            self.audio.setToolTip("no output devices found: audio output unavailable")
+        form.addRow("Audio output", self.audio)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+        self.resize(560, 0)
+
+    def store(self) -> None:
+        """Write the choices to the settings."""
+        s = self.settings
+        s.model_path = Path(self.model.text()) if self.model.text().strip() else None
+        s.device = self.device.currentText()
+        s.top_k = self.top_k.value()
+        s.per_segment = self.per_segment.isChecked()
+        s.audio_device = self.audio.currentData() or ""

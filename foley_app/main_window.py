@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
             "zoom_fit": self.timeline_view.zoom_to_fit, "reset_layout": lambda: self.restoreState(self._default_state),
             "add_folder": self.library_panel._on_add, "reindex": self.start_indexing,
             "choose_model": self.choose_model, "shortcuts": lambda: show_shortcuts(self, self.actions_),
-            "open_log": self._open_log, "about": lambda: show_about(self, self.log_file),
+            "open_log": self._open_log, "preferences": self.show_preferences, "about": lambda: show_about(self, self.log_file),
         }
 
     def _build_menus(self) -> None:
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         groups = {
-            "&Edit": ("undo", "redo", None, "delete_clip", "add_track", "place"),
+            "&Edit": ("undo", "redo", None, "delete_clip", "add_track", "place", None, "preferences"),
             "&Playback": ("play", "shuttle_back", "shuttle_stop", "shuttle_fwd", None, "frame_back", "frame_fwd",
                           "second_back", "second_fwd", "go_start", None, "context"),
             "&Sounds": ("audition", "more_like", "back_to_frame", "find", None, "whole_file", "auto_audition", "segment_mode"),
@@ -626,6 +626,29 @@ class MainWindow(QMainWindow):
             self.plan.model = Path(path)
         if self.library.db_dir is not None:
             self.engine.load(Path(path), self.library.db_dir, self.settings.device)
+
+    def show_preferences(self) -> None:
+        from foley_app.audio import output_devices
+        from foley_app.dialogs import PreferencesDialog
+
+        before = (self.settings.model_path, self.settings.device)
+        dlg = PreferencesDialog(self, self.settings, output_devices())
+        if dlg.exec() != PreferencesDialog.Accepted:
+            return
+        dlg.store()
+        self.apply_preferences(before)
+
+    def apply_preferences(self, before: tuple) -> None:
+        """Use changed settings now: audio device, list length and mode, and a reload for model/device."""
+        st = self.settings
+        self.player.set_device(st.audio_device)
+        self.sounds.top_k.setValue(st.top_k)
+        self.actions_["segment_mode"].setChecked(st.per_segment)
+        if (st.model_path, st.device) != before and self.plan is not None:
+            if st.model_path is not None:
+                self.plan.model = st.model_path
+            if self.plan.model is not None and self.library.db_dir is not None:
+                self.engine.load(self.plan.model, self.library.db_dir, st.device)
 
     # ------------------------------------------------------------------------------------------
     # misc

@@ -100,6 +100,7 @@ class VideoView(QWidget):
             p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(target, self._image)
         if self._overlay is not None:
+            p.setRenderHint(QPainter.SmoothPixmapTransform)  # the map is coarse (e.g. 28x28): blend it smoothly
             p.drawImage(target, self._overlay)
         if self._caption:
             p.setPen(QPen(C.accent))
