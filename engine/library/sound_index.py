@@ -67,6 +67,7 @@ class SoundIndex:
         self.meta: dict[str, str] = {}
         self._files: list[SoundFile] = []
         self.hnsw: HnswIndex | None = None
+        self._graph_seq = -1  # the database change the graph on disk matches
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
@@ -170,6 +171,7 @@ class SoundIndex:
             try:
                 graph = HnswIndex.load(path, dim, params, deleted=deleted)
                 if seq == self.seq and len(graph) == sum(f.n_segments for f in self._files):
+                    self._graph_seq = seq
                     return graph
                 log.info("vector index is from change %d, database at %d: reconciling", seq, self.seq)
             except SoundIndexError as exc:
@@ -204,6 +206,7 @@ class SoundIndex:
 
     def _save_graph(self, graph: HnswIndex) -> None:
         graph.save(self.graph_path(self.seq, graph.deleted))
+        self._graph_seq = self.seq
         for seq, deleted, path in self._graphs():
             if (seq, deleted) != (self.seq, graph.deleted):
                 path.unlink(missing_ok=True)
@@ -212,7 +215,8 @@ class SoundIndex:
         """Write the graph for the current database state (writers only)."""
         if self.readonly:
             raise SoundIndexError("index opened read-only")
-        if self.hnsw is not None:
+        self.refresh_files()
+        if self.hnsw is not None and self._graph_seq != self.seq:  # unchanged: no need to rewrite a big file
             self._save_graph(self.hnsw)
 
     def rebuild(self) -> None:

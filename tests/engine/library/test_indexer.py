@@ -74,9 +74,12 @@ def test_index_awkward_library(library: Path, model, tmp_path: Path) -> None:
 def test_reindex_embeds_only_the_changed_file_and_drops_deleted(library: Path, model, tmp_path: Path) -> None:
     db = tmp_path / "db"
     first = index_library([library], model, db, workers=0, progress=False)
+    (graph,) = db.glob("hnsw-*.bin")
+    stamp = graph.stat().st_mtime_ns
     with CountingAudio(model) as counter:
         again = index_library([library], model, db, workers=0, progress=False)
     assert counter.rows == 0 and again.embedded_segments == 0 and again.unchanged == N_GOOD
+    assert graph.is_file() and graph.stat().st_mtime_ns == stamp  # nothing changed: the graph is not rewritten
     # previously failed files are remembered, not decoded again
     assert {"broken.wav", "notes.wav"} <= {Path(p).name for p, _ in again.skipped}
 
