@@ -71,6 +71,16 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         raise
 
 
+def remove_temporaries(run_dir: Path) -> int:
+    """Delete the temp files a killed run left by ``last.pt``/``best.pt`` (its writer only); returns how many."""
+    n = 0
+    for name in (LAST, BEST):
+        for tmp in Path(run_dir).glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Write a training state dict (see ``Trainer.state_dict``) atomically."""
     atomic_torch_save({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, path)

@@ -187,6 +187,8 @@ class Trainer:
             self._check_resume(state, cache)
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            if n := ckpt.remove_temporaries(self.out):  # a killed run's half-written checkpoints
+                log.info("removed %d half-written checkpoint files of an interrupted run", n)
         if state is not None and state.get("finished") and self._still_finished(state):
             log.info("%s already finished (%s); nothing to do (raise --epochs or --early-stop-patience to go on)", self.out, state.get("stop_reason"))
             return self._result(state, state.get("stop_reason", "completed"), already=True)

@@ -116,3 +116,18 @@ def test_sigkill_train_cli_at_random_points_resumes_to_the_uninterrupted_run(
                                   lambda run: assert_same_run(run, ref), tmp_path / "logs", env=child_env())
     record("train", stats)
     assert stats.kills == FAULT_POINTS, str(stats)
+
+
+def test_half_written_checkpoints_of_a_killed_run_are_removed_on_resume(train_data: Path, tmp_path: Path) -> None:
+    """A kill inside ``torch.save`` leaves ``.last.pt.<random>.tmp`` (checkpoint-sized): the next run removes it."""
+    from engine.training import RunOptions, train
+    from tests.engine.training_data import tiny_cfg
+
+    run = tmp_path / "run"
+    opts = RunOptions(preset="m1", device="cpu", progress=False, max_steps=1)
+    train(tiny_cfg("m1", epochs=1), train_data, run, opts)
+    left = [run / ".last.pt.k1ll3d.tmp", run / ".best.pt.x7y8z9.tmp"]
+    for p in left:
+        p.write_bytes(b"\0" * 4096)
+    train(tiny_cfg("m1", epochs=1), train_data, run, RunOptions(**{**opts.__dict__, "resume": True, "max_steps": 2}))
+    assert not any(p.exists() for p in left) and load_state(run / "last.pt")["global_step"] == 2
