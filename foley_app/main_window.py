@@ -532,7 +532,7 @@ class MainWindow(QMainWindow):
 
         from foley_app.controllers.audition import load_sound
 
-        run_in_pool(load_sound, ready, lambda exc: self._warn_status(f"cannot play {c.name}: {exc}"), c)
+        run_in_pool(load_sound, ready, lambda exc: self._warn_status(f"cannot play {c.name}: {exc}"), c, owner=self)
 
     # ------------------------------------------------------------------------------------------
     # timeline

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,42 @@ class Worker(QRunnable):
             self.signals.done.emit()
 
 
+class _Relay(QObject):
+    """Receives a worker's queued reports on the GUI thread. Parented to the object the callbacks
+    belong to, so when that object is deleted the relay goes too and late reports are dropped."""
+
+    def __init__(self, worker: Worker, on_done, on_error, on_progress, parent: QObject | None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.worker, self.on_done, self.on_error, self.on_progress = worker, on_done, on_error, on_progress
+
+    @Slot(object)
+    def finished(self, result: Any) -> None:
+        if not self.worker.cancelled and self.on_done is not None:
+            self.on_done(result)
+
+    @Slot(object)
+    def failed(self, exc: BaseException) -> None:
+        if not self.worker.cancelled:
+            (self.on_error or _log_failure)(exc)
+
+    @Slot(int, int)
+    def progress(self, done: int, total: int) -> None:
+        if not self.worker.cancelled and self.on_progress is not None:
+            self.on_progress(done, total)
+
+    @Slot()
+    def release(self) -> None:
+        self.deleteLater()
+
+
+def _owner_of(*callbacks: Callable[..., Any] | None) -> QObject | None:
+    for cb in callbacks:
+        obj = getattr(cb, "__self__", None)
+        if isinstance(obj, QObject):
+            return obj
+    return None
+
+
 def run_in_pool(
     fn: Callable[..., Any],
     on_done: Callable[[Any], None] | None = None,
@@ -77,19 +113,22 @@ def run_in_pool(
     on_progress: Callable[[int, int], None] | None = None,
     pool: QThreadPool | None = None,
     with_progress: bool = False,
+    owner: QObject | None = None,
     **kwargs: Any,
 ) -> Worker:
-    """Run ``fn`` on ``pool`` (default: the global pool); callbacks are delivered on the GUI thread."""
+    """Run ``fn`` on ``pool`` (default: the global pool); callbacks are delivered on the GUI thread.
+
+    Reports are dropped once the worker is cancelled, or once ``owner`` (default: the QObject the
+    first bound-method callback belongs to) has been deleted.
+    """
     worker = Worker(fn, *args, with_progress=with_progress or on_progress is not None, **kwargs)
     sig = worker.signals
-    if on_done is not None:
-        sig.finished.connect(on_done, Qt.QueuedConnection)
-    if on_error is not None:
-        sig.failed.connect(on_error, Qt.QueuedConnection)
-    else:
-        sig.failed.connect(_log_failure, Qt.QueuedConnection)
-    if on_progress is not None:
-        sig.progress.connect(on_progress, Qt.QueuedConnection)
+    relay = _Relay(worker, on_done, on_error, on_progress, owner or _owner_of(on_done, on_error, on_progress))
+    worker.relay = relay  # type: ignore[attr-defined] - keeps an unparented relay alive while the job runs
+    sig.finished.connect(relay.finished, Qt.QueuedConnection)
+    sig.failed.connect(relay.failed, Qt.QueuedConnection)
+    sig.progress.connect(relay.progress, Qt.QueuedConnection)
+    sig.done.connect(relay.release, Qt.QueuedConnection)
     sig.done.connect(lambda w=worker: _live.discard(w), Qt.QueuedConnection)
     _live.add(worker)
     (pool or QThreadPool.globalInstance()).start(worker)

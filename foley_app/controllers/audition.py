@@ -68,7 +68,7 @@ class AuditionController(QObject):
             self._on_loaded(rid, self.current, play)
             return
         self.player.stop()
-        run_in_pool(load_sound, lambda s: self._on_loaded(rid, s, play), lambda e: self._on_failed(rid, c, e), c)
+        run_in_pool(load_sound, lambda s: self._on_loaded(rid, s, play), lambda e: self._on_failed(rid, c, e), c, owner=self)
 
     def _on_loaded(self, rid: int, sound: LoadedSound, play: bool) -> None:
         if rid != self._request:

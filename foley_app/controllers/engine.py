@@ -2,8 +2,8 @@
 debounced recommendations with stale results dropped, "more like this", and attention maps.
 
 All engine calls run on one dedicated thread (``serial_pool``): the model and the SQLite index are
-used from that thread only. The background video pass runs on the global pool. torch and the
-engine's library are imported there too, so the window appears before they are loaded.
+used from that thread only. The background video pass runs on the global pool. (torch itself is
+imported before the window shows, see ``foley_app.main.warm_up_torch``.)
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class EngineController(QObject):
     def _on_loaded(self, engine: _Engine) -> None:
         self.engine = engine
         self.ready.emit(engine.info)
-        run_in_pool(lambda: engine.recommender.categories(), self.categories_ready.emit, None, pool=self.pool)
+        run_in_pool(lambda: engine.recommender.categories(), self.categories_ready.emit, None, pool=self.pool, owner=self)
         if self.video is not None:
             self._start_pass()
         if self._second is not None:
@@ -196,7 +196,7 @@ class EngineController(QObject):
             self.video_pass_progress.emit(i, n)
 
         self._pass = run_in_pool(embed, done, lambda exc: log.warning("video pass failed: %s", exc),
-                                 on_progress=progress)
+                                 on_progress=progress, owner=self)
 
     # -- recommendations -----------------------------------------------------------------------
     def set_filters(self, **filters: Any) -> None:
@@ -315,7 +315,7 @@ class EngineController(QObject):
 
             return t, mean_attention(engine.model.attention_maps(read_frame(video, t)))
 
-        run_in_pool(attention, lambda r: self.attention_ready.emit(*r), None, pool=self.pool)
+        run_in_pool(attention, lambda r: self.attention_ready.emit(*r), None, pool=self.pool, owner=self)
 
     def shutdown(self) -> None:
         if self._pass is not None:

@@ -156,7 +156,7 @@ class PlaybackController(QObject):
             return
         cached = self._mix if key == self._mix_key else None
         run_in_pool(render_from, self._on_rendered, lambda exc: self.status.emit(f"cannot mix the timeline: {exc}"),
-                    key, doc, cached, self._extra, self.position, sr)
+                    key, doc, cached, self._extra, self.position, sr, owner=self)
 
     def _on_rendered(self, result: tuple) -> None:
         key, mix, buffer, start = result

@@ -240,7 +240,7 @@ class ProjectController(QObject):
             dialog.setValue(i)
 
         worker = run_in_pool(run_export, done, failed, kind, self.doc.copy(), path, self.mix_mode,
-                             on_progress=progress)
+                             on_progress=progress, owner=self)
         dialog.canceled.connect(worker.cancel)
         self._export_worker = worker
 

@@ -155,10 +155,10 @@ class TimelineController(QObject):
                 self.clip_added.emit(cmd.clip.id)
 
         run_in_pool(prepare_drop, done, lambda exc: self.error.emit(f"cannot place {payload.get('name', '')}: {exc}"),
-                    payload)
+                    payload, owner=self)
 
     def _load_peaks(self, paths) -> None:  # noqa: ANN001
         for path in {Path(p) for p in paths}:
             if not self.view.canvas.has_peaks(str(path)) and path.exists():
                 run_in_pool(clip_peaks, lambda r: self.view.canvas.set_clip_peaks(*r),
-                            lambda exc, p=path: log.info("no waveform for %s: %s", p, exc), path)
+                            lambda exc, p=path: log.info("no waveform for %s: %s", p, exc), path, owner=self)

@@ -169,7 +169,8 @@ class VideoController(QObject):
         """Probe on a worker; ``opened`` or ``open_failed`` follows."""
         self._open_id += 1
         oid = self._open_id
-        run_in_pool(probe_video, lambda info: self._on_probed(oid, info), lambda exc: self._on_failed(oid, path, exc), Path(path))
+        run_in_pool(probe_video, lambda info: self._on_probed(oid, info), lambda exc: self._on_failed(oid, path, exc), Path(path),
+                    owner=self)
 
     def _on_probed(self, oid: int, info: VideoInfo) -> None:
         if oid != self._open_id:
