@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Print the model card's result tables (Table 1 layout) from committed evaluation files.
+
+    python scripts/model_card_tables.py resources/models/eval/m5 resources/models/eval/m1 ...
+
+Each folder holds ``eval.json`` (foley-engine evaluate) and ``library_eval.json`` (foley-engine
+evaluate-library). Numbers are copied, never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+LOSS = {"bce": "BCE", "bce_margin": "BCE+margin", "infonce": "InfoNCE", "ntxent": "NT-Xent"}
+PROJ = {"distance": "linear (distance FC)", "linear": "linear", "mlp": "2-layer MLP"}
+
+
+def pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"
+
+
+def tk(block: dict, level: str) -> str:
+    sub = (block or {}).get(level) or {}
+    t = sub.get("topk", sub)
+    return " / ".join(pct(t.get(k)) for k in ("1", "5", "10")) if t else "n/a"
+
+
+def main(dirs: list[str]) -> int:
+    evals = [(Path(d).name, json.loads((Path(d) / "eval.json").read_text())) for d in dirs if (Path(d) / "eval.json").exists()]
+    if evals:
+        ev0 = evals[0][1]
+        print(f"### (a) A-V correlation accuracy ({ev0['correlation']['n_pairs']} balanced test pairs, split `{ev0['split']}`)\n")
+        print("| run | Encoder | Projector | Loss | Acc (%) |\n|---|---|---|---|---|")
+        for name, ev in evals:
+            m = ev["model"]
+            print(f"| {name} | {m['encoder']} | {PROJ.get(m['projector'], m['projector'])} | {LOSS.get(m['loss'], m['loss'])} | {pct(ev['correlation']['accuracy'])} |")
+        print("| chance | - | - | - | 50.0 |\n")
+        r0 = ev0["recommendation"]
+        print(f"### (b) Top-k recommendation accuracy (search list of {r0['list_size']} test clips, {r0['per_video']} per video)\n")
+        print("| run | Encoder | Projector | Loss | Category-level top-1 / 5 / 10 (%) | Sample-level top-1 / 5 / 10 (%) | median rank |")
+        print("|---|---|---|---|---|---|---|")
+        for name, ev in evals:
+            m, r = ev["model"], ev["recommendation"]
+            print(f"| {name} | {m['encoder']} | {PROJ.get(m['projector'], m['projector'])} | {LOSS.get(m['loss'], m['loss'])} | "
+                  f"{tk(r['model'], 'category')} | {tk(r['model'], 'sample')} | {r['model']['sample']['median_rank']:.1f} |")
+            if r.get("image_blind"):
+                print(f"| {name}: image-blind (typicality of training audio) | - | - | - | {tk(r['image_blind'], 'category')} | "
+                      f"{tk(r['image_blind'], 'sample')} | {r['image_blind']['sample']['median_rank']:.1f} |")
+        print(f"| chance | - | - | - | {tk(r0['chance'], 'category')} | {tk(r0['chance'], 'sample')} | "
+              f"{r0['chance']['sample'].get('median_rank', float('nan')):.1f} |\n")
+    libs = [(Path(d).name, json.loads((Path(d) / "library_eval.json").read_text())) for d in dirs if (Path(d) / "library_eval.json").exists()]
+    if libs:
+        l0 = libs[0][1]
+        print(f"### (c) Library recommendations vs. the sounds Wesnoth played ({l0['queries']} labelled test seconds, "
+              f"{l0['library']['files']} library files, {l0['library']['categories']} categories)\n")
+        print("| run / ranking | Sample-level top-1 / 5 / 10 (%) | Category-level top-1 / 5 / 10 (%) | distinct top-10 lists |\n|---|---|---|---|")
+        shown_baselines = False
+        for name, rep in libs:
+            for rname, res in rep["rankings"].items():
+                is_model = rname.startswith("model")
+                if not is_model and shown_baselines:
+                    continue
+                label = f"{name}: {rname}" if is_model else rname
+                div = f"{rep['diversity']['distinct_topk_lists']} of {rep['diversity']['queries']}" if rname == "model" else ""
+                s = " / ".join(pct(res["sample"][k]) for k in ("1", "5", "10"))
+                c = " / ".join(pct(res["category"][k]) for k in ("1", "5", "10"))
+                print(f"| {label} | {s} | {c} | {div} |")
+            shown_baselines = True
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
