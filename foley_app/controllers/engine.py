@@ -23,7 +23,7 @@ from foley_app.workers import Worker, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE_MS = 60  # at most one ranking per 60 ms while scrubbing
+DEBOUNCE_MS = 60  # at most one live embedding per 60 ms while scrubbing
 
 
 @dataclass
@@ -235,8 +235,10 @@ class EngineController(QObject):
         self._schedule()
 
     def _schedule(self) -> None:
-        """Throttle: the first ask after a quiet spell runs at once, then at most one per ``DEBOUNCE_MS``
-        and never two at a time; the last ask always runs (so scrubbing costs one ranking per window)."""
+        """Never two rankings at a time, the newest ask wins, the last ask always runs. Cached seconds
+        (a ~1 ms lookup) run at once; after a live embedding or a "more like this" the next one waits
+        for the end of a ``DEBOUNCE_MS`` window, so a fast scrub over un-cached seconds costs at most
+        one embedding per window."""
         if self._in_flight or self._debounce.isActive():
             self._pending = True
         else:
@@ -253,10 +255,11 @@ class EngineController(QObject):
         if self._similar is None and (self.video is None or self._second is None):
             return
         self._in_flight = True
-        self._debounce.start()
         rid, engine, video, second = self._latest, self.engine, self.video, self._second or 0
         k, filters, similar = self.k, dict(self.filters), self._similar
         use_cache = second < self._pass_done
+        if not use_cache or similar is not None:
+            self._debounce.start()  # an embedding is expensive: at most one per window while scrubbing
         run_in_pool(self._rank, self._on_ranked, self._on_rank_failed, rid, engine, video, second, k, filters,
                     similar, use_cache, pool=self.pool)
 
