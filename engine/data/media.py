@@ -54,6 +54,14 @@ def _open_container(path: Path):  # -> av.container.InputContainer
         raise MediaError(f"{path}: not a readable media file ({exc.__class__.__name__}: {detail})") from exc
 
 
+def _codec(stream, path: Path):  # -> av.CodecContext
+    """The stream's decoder context; ``MediaError`` when FFmpeg has none (unknown codec, damaged header)."""
+    ctx = stream.codec_context
+    if ctx is None:
+        raise MediaError(f"{path}: the {stream.type} stream cannot be decoded (unsupported codec or damaged header)")
+    return ctx
+
+
 def probe_video(path: Path | str) -> VideoInfo:
     """Duration, size, frame rate, rotation and audio presence of a video; ``MediaError`` if it has no picture."""
     path = Path(path)
@@ -61,7 +69,8 @@ def probe_video(path: Path | str) -> VideoInfo:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream")
         vs = container.streams.video[0]
-        width, height = vs.codec_context.width, vs.codec_context.height
+        ctx = _codec(vs, path)
+        width, height = ctx.width, ctx.height
         if not width or not height:
             raise MediaError(f"{path}: video stream has no picture size")
         fps = float(vs.average_rate) if vs.average_rate else 0.0
@@ -241,7 +250,7 @@ def _decode_with_av(path: Path, start: float, duration: float | None) -> tuple[n
         if not container.streams.audio:
             raise MediaError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
-        sr = stream.codec_context.sample_rate or stream.rate
+        sr = _codec(stream, path).sample_rate or stream.rate
         if not sr:
             raise MediaError(f"{path}: audio stream has no sample rate")
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
@@ -304,8 +313,9 @@ def audio_info(path: Path | str) -> tuple[float, int, int]:
         if not container.streams.audio:
             raise MediaError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
-        sr = int(stream.codec_context.sample_rate or 0)
-        channels = int(stream.codec_context.channels or 1)
+        ctx = _codec(stream, path)
+        sr = int(ctx.sample_rate or 0)
+        channels = int(ctx.channels or 1)
         duration = _stream_duration(stream) or (container.duration or 0) / 1_000_000
     if duration <= 0:
         duration = len(load_audio(path, sample_rate=sr or 48_000)) / float(sr or 48_000)

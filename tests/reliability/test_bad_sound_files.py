@@ -73,6 +73,7 @@ BROKEN = {
     "png.flac": lambda: PNG,
     "riff_only.wav": lambda: b"RIFF\x24\x00\x00\x00WAVE",
     "garbage.ogg": lambda: bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)),
+    "zero_bits.wav": lambda: _wav_bytes()[:34] + b"\x00" + _wav_bytes()[35:],  # found by the fuzz test: FFmpeg has no decoder
 }
 PARTIAL = {
     "truncated.wav": lambda: _wav_bytes()[: 44 + 2 * SR // 2],  # half a second of the promised 1.5 s
@@ -166,3 +167,20 @@ def test_fuzzed_sound_files_decode_or_raise_media_error(tmp_path: Path, cut: int
     except MediaError:
         return
     assert wave.dtype == np.float32 and wave.ndim == 1 and len(wave) <= 5 * SR + 1
+
+
+def test_an_unexpected_decoder_error_skips_one_file_not_the_library(corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.data.media as media
+
+    real = media.load_audio
+
+    def flaky(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        if Path(path).name == "pcm24.wav":
+            raise AttributeError("'NoneType' object has no attribute 'sample_rate'")  # what the fuzz test found
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(media, "load_audio", flaky)
+    report = index_library([corpus["ok"]["pcm16.wav"].parent], tiny_model(0), tmp_path / "db", workers=0, progress=False)
+    skipped = {Path(p).name: reason for p, reason in report.skipped}
+    assert set(skipped) == {"pcm24.wav"} and "unexpected error (AttributeError" in skipped["pcm24.wav"]
+    assert report.files == len(corpus["ok"]) - 1
