@@ -106,6 +106,9 @@ def prepare_file(
         return FailedFile(path, size, mtime_ns, _short(str(exc), path))
     except (OSError, ValueError, RuntimeError, MemoryError, EOFError) as exc:
         return FailedFile(path, size, mtime_ns, f"{exc.__class__.__name__}: {exc}")
+    except Exception as exc:  # a decoder bug on one file must not stop the whole library
+        log.debug("%s: unexpected error", path, exc_info=True)
+        return FailedFile(path, size, mtime_ns, f"unexpected error ({exc.__class__.__name__}: {exc})")
     return PreparedFile(path, root, size, mtime_ns, digest, meta, hop, mels, duration > max_seconds, decoded)
 
 
