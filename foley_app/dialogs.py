@@ -37,6 +37,7 @@ def shortcuts_dialog(parent: QWidget, actions: dict[str, QAction]) -> QDialog:
         for c, text in enumerate(row):
             table.setItem(r, c, QTableWidgetItem(text))
     table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(22)
     table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
     table.setEditTriggers(QTableWidget.NoEditTriggers)
     table.setAlternatingRowColors(True)

@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
         self.library_panel.cancel_requested.connect(self.library.cancel)
         self.library.started.connect(lambda: self.library_panel.set_indexing(True))
         self.library.progress.connect(self.library_panel.set_progress)
+        self.library.progress.connect(self._on_index_progress)
         self.library.finished.connect(self._on_indexed)
         self.library.cancelled.connect(self._on_index_cancelled)
         self.library.failed.connect(self._on_index_failed)
@@ -384,7 +385,12 @@ class MainWindow(QMainWindow):
         self.status_model.setText(f"model: {info.model_path.name} ({info.model_id[:8]})")
         self.status_model.setToolTip(str(info.model_path))
         self.status_device.setText(info.device.upper())
-        self.library_panel.set_stats(f"{info.n_files:,} files \u00b7 {info.n_segments:,} segments")
+        self.library_panel.set_stats(
+            f"{info.n_files:,} files \u00b7 {info.n_segments:,} segments",
+            f"{info.hours * 60:.1f} minutes of sound in {info.categories} categories"
+            + (f", {info.skipped} unreadable files skipped" if info.skipped else "")
+            + f"\nIndex: {info.db_dir}\nModel: {info.model_path} ({info.model_id})"
+            + ("\nThis is the bundled demo library; add your own folders with the + button." if self.plan and self.plan.demo else ""))
         self._status(f"model and library loaded in {info.load_s:.1f} s")
         if info.n_files == 0:
             self.sounds.set_banner("The library is empty: add a folder of sounds in the Library panel")
@@ -600,6 +606,10 @@ class MainWindow(QMainWindow):
             self.settings.library_roots = folders
             self.settings.library_db = self.library.db_dir
         self.start_indexing()
+
+    def _on_index_progress(self, done: int, total: int) -> None:
+        if not self.engine.is_ready:
+            self.sounds.set_banner(f"Indexing the sound library: {done:,} / {total:,} files … recommendations follow")
 
     def _on_indexed(self, report) -> None:  # noqa: ANN001
         self.library_panel.set_indexing(False)

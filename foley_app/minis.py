@@ -15,12 +15,11 @@ from foley_app.workers import Worker, run_in_pool
 log = logging.getLogger(__name__)
 
 BINS = 48
-FLOOR_DB = -54.0
 
 
 def segment_peaks(c: Candidate, bins: int = BINS) -> np.ndarray:
-    """Peaks of a candidate's matched 1-s segment on a dB scale (0 = the file's peak, FLOOR_DB = silence),
-    so a quiet tail is still visible and a loud hit fills the row (worker thread)."""
+    """Peaks of a candidate's matched 1-s segment relative to the whole file's peak, square-root scaled
+    (between linear and dB), so a quiet tail stays visible without every row looking full (worker thread)."""
     cache = default_cache()
     mm = cache.peaks(c.path, bins, float(c.start_s), float(c.start_s) + 1.0)
     amp = np.abs(mm).max(axis=1)
@@ -28,8 +27,7 @@ def segment_peaks(c: Candidate, bins: int = BINS) -> np.ndarray:
     top = float(np.abs(whole).max()) if whole.size else 0.0
     if top <= 0:
         return np.zeros_like(amp, dtype=np.float32)
-    db = 20 * np.log10(np.maximum(amp / top, 1e-9))
-    return np.clip(1.0 - db / FLOOR_DB, 0.0, 1.0).astype(np.float32)
+    return np.sqrt(np.clip(amp / top, 0.0, 1.0)).astype(np.float32)
 
 
 class _Sink(QObject):

@@ -37,6 +37,9 @@ class EngineInfo:
     n_segments: int
     db_dir: Path
     load_s: float
+    hours: float = 0.0
+    categories: int = 0
+    skipped: int = 0
 
 
 @dataclass
@@ -85,7 +88,8 @@ def load_engine(model_path: Path, db_dir: Path, cache_dir: Path, device: str = "
     vcache = rec.video_cache
     stats = index.stats()
     info = EngineInfo(Path(model_path), model.model_id, dev, int(stats.files),
-                      int(stats.segments), Path(db_dir), time.perf_counter() - t0)
+                      int(stats.segments), Path(db_dir), time.perf_counter() - t0, float(stats.hours),
+                      int(stats.categories), int(stats.skipped))
     log.info("engine loaded in %.2f s: model %s on %s, %d files / %d segments", info.load_s, info.model_id, dev,
              info.n_files, info.n_segments)
     return _Engine(model, index, rec, vcache, info)

@@ -57,6 +57,11 @@ class LibraryPanel(QWidget):
         self.list = QListWidget(self)
         self.list.setToolTip("Folders scanned for sounds (wav, flac, ogg, mp3, aiff\u2026)")
         lay.addWidget(self.list, 1)
+        self.details = QLabel("", self)
+        self.details.setObjectName("dim")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay.addWidget(self.details)
         prog = QHBoxLayout()
         self.progress = QProgressBar(self)
         self.progress.setFormat("%v / %m files")
@@ -76,13 +81,14 @@ class LibraryPanel(QWidget):
     def set_folders(self, folders: list[Path]) -> None:
         self.list.clear()
         for f in folders:
-            item = QListWidgetItem(icon("folder-open"), f.name or str(f))
+            item = QListWidgetItem(icon("folder-open"), f"{f.name or f}    \u2014  {f.parent}")
             item.setToolTip(str(f))
             item.setData(Qt.UserRole, str(f))
             self.list.addItem(item)
 
-    def set_stats(self, text: str) -> None:
+    def set_stats(self, text: str, details: str = "") -> None:
         self.stats.setText(text)
+        self.details.setText(details)
 
     def set_indexing(self, active: bool) -> None:
         self.progress.setVisible(active)
