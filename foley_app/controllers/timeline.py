@@ -10,8 +10,8 @@ from PySide6.QtGui import QUndoStack
 
 from engine.errors import EngineError
 from foley_app.audio_cache import default_cache
-from foley_app.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, SetClipGain, \
-    SetTrackMute, SetTrackSolo, SetTrackVolume
+from foley_app.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
+    SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume
 from foley_app.document import Change, Document
 from foley_app.onset import onset_in_file
 from foley_app.undo import push
@@ -77,6 +77,8 @@ class TimelineController(QObject):
         view.mute_toggled.connect(lambda tid, on: self.apply(SetTrackMute(tid, on)))
         view.solo_toggled.connect(lambda tid, on: self.apply(SetTrackSolo(tid, on)))
         view.volume_changed.connect(lambda tid, db: self.apply(SetTrackVolume(tid, db)))
+        view.rename_requested.connect(lambda tid, name: self.apply(RenameTrack(tid, name)))
+        view.remove_requested.connect(self.remove_track)
         self.set_document(self._new_document())
 
     @staticmethod

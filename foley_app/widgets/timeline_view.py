@@ -138,7 +138,7 @@ class TimelineCanvas(QWidget):
 
     def hit(self, pos: QPointF) -> tuple[str, str]:
         """(clip id, part) under a point; part is "body", "left", "right" or "" for nothing."""
-        if self.doc is None or pos.y() < RULER_H:
+        if self.doc is None or not self.doc.tracks or pos.y() < RULER_H:
             return "", ""
         ti = self.track_at(pos.y())
         for clip in reversed(self.doc.tracks[ti].clips):
@@ -441,6 +441,8 @@ class TimelineView(QWidget):
     mute_toggled = Signal(str, bool)  # track id, on
     solo_toggled = Signal(str, bool)
     volume_changed = Signal(str, float)  # track id, dB
+    rename_requested = Signal(str, str)  # track id, new name
+    remove_requested = Signal(str)  # track id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -489,6 +491,8 @@ class TimelineView(QWidget):
                 h.mute_toggled.connect(self.mute_toggled)
                 h.solo_toggled.connect(self.solo_toggled)
                 h.volume_changed.connect(self.volume_changed)
+                h.rename_requested.connect(self.rename_requested)
+                h.remove_requested.connect(self.remove_requested)
                 self.headers_layout.addWidget(h)
                 self.headers.append(h)
             self.headers_layout.addStretch(1)

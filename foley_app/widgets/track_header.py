@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QMenu, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from foley_app.theme import C
 
@@ -20,7 +20,8 @@ class TrackHeader(QWidget):
     mute_toggled = Signal(str, bool)  # track id, mute
     solo_toggled = Signal(str, bool)
     volume_changed = Signal(str, float)  # track id, dB (on release)
-    selected = Signal(str)
+    rename_requested = Signal(str, str)  # track id, new name
+    remove_requested = Signal(str)  # track id
 
     def __init__(self, track_id: str, name: str, height: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,7 +47,7 @@ class TrackHeader(QWidget):
         bottom.setSpacing(4)
         self.volume = QSlider(Qt.Horizontal, self)
         self.volume.setRange(VOLUME_MIN_DB * 10, VOLUME_MAX_DB * 10)
-        self.volume.setToolTip("Track volume (dB); double-click the label to reset")
+        self.volume.setToolTip("Track volume (dB); double-click the header to reset, right-click for more")
         self.volume_label = QLabel("0.0 dB", self)
         self.volume_label.setObjectName("dim")
         self.volume_label.setFixedWidth(54)
@@ -81,3 +82,16 @@ class TrackHeader(QWidget):
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802
         self.volume.setValue(0)
         self.volume_changed.emit(self.track_id, 0.0)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: ANN001, N802
+        menu = QMenu(self)
+        menu.addAction("Rename track\u2026", self._ask_name)
+        menu.addAction("Reset volume", lambda: self.mouseDoubleClickEvent(None))
+        menu.addSeparator()
+        menu.addAction("Remove track", lambda: self.remove_requested.emit(self.track_id))
+        menu.exec(event.globalPos())
+
+    def _ask_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Rename track", "Name:", text=self.name_label.text())
+        if ok and name.strip():
+            self.rename_requested.emit(self.track_id, name.strip())

@@ -127,3 +127,21 @@ def test_unsaved_changes_prompt_can_cancel(qtbot, window, boxes) -> None:
     boxes.answer = QMessageBox.Discard
     w.actions_["new"].trigger()
     assert w.timeline.doc.clip_count() == 0
+
+
+def test_tracks_add_rename_remove_undo(qtbot, window) -> None:
+    w = window
+    doc = w.timeline.doc
+    n = len(doc.tracks)
+    w.actions_["add_track"].trigger()
+    assert len(doc.tracks) == n + 1
+    qtbot.waitUntil(lambda: len(w.timeline_view.headers) == n + 1, timeout=2000)  # views repaint once per edit
+    tid = doc.tracks[-1].id
+    w.timeline_view.rename_requested.emit(tid, "Footsteps")
+    assert doc.tracks[-1].name == "Footsteps"
+    qtbot.waitUntil(lambda: w.timeline_view.headers[-1].name_label.text() == "Footsteps", timeout=2000)
+    w.timeline_view.remove_requested.emit(tid)
+    assert len(doc.tracks) == n
+    w.undo_stack.undo()
+    w.undo_stack.undo()
+    assert doc.tracks[-1].name != "Footsteps" and len(doc.tracks) == n + 1

@@ -190,3 +190,27 @@ def test_shortcuts_dialog_lists_every_shortcut(qtbot) -> None:
     assert {"Space", "J", "K", "L", "Left", "Shift+Left", "A", "M", "C"} <= keys
     shortcuts = [actions[s.key].shortcut().toString() for s in SPECS if actions[s.key].shortcut().toString()]
     assert len(shortcuts) == len(set(shortcuts)), "two commands share a shortcut"
+
+
+def test_player_callback_copies_scaled_samples_and_stops_at_the_end(qtbot, monkeypatch) -> None:
+    """The PortAudio callback itself (no device needed): volume, position, end of sound."""
+    import sys
+    import types
+
+    import foley_app.audio as audio
+
+    class CallbackStop(Exception):
+        pass
+
+    monkeypatch.setitem(sys.modules, "sounddevice", types.SimpleNamespace(CallbackStop=CallbackStop))
+    p = audio.Player.__new__(audio.Player)
+    audio.Player.__init__(p)  # no device here: available False, but the callback is plain code
+    wave = np.arange(1, 1001, dtype=np.float32) / 1000
+    p._wave, p._frame, p._offset = wave, 0, 2.0
+    p.set_volume(0.5)
+    out = np.zeros((600, 1), np.float32)
+    p._callback(out, 600, None, None)
+    assert np.allclose(out[:, 0], wave[:600] * 0.5) and p.position == pytest.approx(2.0 + 600 / 48_000)
+    with pytest.raises(CallbackStop):
+        p._callback(out, 600, None, None)
+    assert np.allclose(out[:400, 0], wave[600:] * 0.5) and np.all(out[400:, 0] == 0)
