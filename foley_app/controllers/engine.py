@@ -23,6 +23,7 @@ from foley_app.workers import Worker, run_in_pool, serial_pool
 
 log = logging.getLogger(__name__)
 
+INFERENCE_THREADS = 1  # torch threads for the app's CPU inference (see load_engine)
 DEBOUNCE_MS = 60  # at most one live embedding per 60 ms while scrubbing
 
 
@@ -82,6 +83,12 @@ def load_engine(model_path: Path, db_dir: Path, cache_dir: Path, device: str = "
 
     t0 = time.perf_counter()
     dev = resolve_device(device)
+    if dev == "cpu":
+        import torch
+
+        # one intra-op thread: batch-1 frames and the concurrent video pass otherwise oversubscribe a
+        # 2-core CPU and OpenMP spin-waits make each frame 5-10x slower (docs/performance.md)
+        torch.set_num_threads(INFERENCE_THREADS)
     model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
     index = SoundIndex.open(Path(db_dir), model.model_id, readonly=True)
     rec = Recommender(model, index, cache_dir / "videos")
