@@ -125,8 +125,10 @@ class SoundIndex:
 
     @property
     def params(self) -> HnswParams:
+        """The graph's build parameters as stored; ``ef_search`` (a query-time knob) is always the current default."""
         raw = self.meta.get("hnsw")
-        return HnswParams(**json.loads(raw)) if raw else HnswParams()
+        stored = HnswParams(**json.loads(raw)) if raw else HnswParams()
+        return HnswParams(M=stored.M, ef_construction=stored.ef_construction)
 
     def chunk_path(self, chunk_id: int) -> Path:
         return self.db_dir / CHUNK_DIR / f"chunk-{chunk_id:08d}.npy"

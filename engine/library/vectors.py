@@ -26,7 +26,7 @@ class HnswParams:
 
     M: int = 16
     ef_construction: int = 200
-    ef_search: int = 128
+    ef_search: int = 256
 
 
 def quantize(vectors: np.ndarray) -> np.ndarray:
