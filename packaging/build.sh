@@ -47,6 +47,7 @@ for png in packaging/icons/foley-assistant-*.png; do
   install -D -m 644 "$png" "$stage/share/icons/hicolor/${size}x${size}/apps/foley-assistant.png"
 done
 echo "$version" > "$stage/VERSION"
+chmod -R u+rwX,go+rX "$stage"  # readable by every user (e.g. a 0600 model file) for PREFIX=/opt installs
 cat > "$stage/README.txt" <<EOF
 Foley Assistant $version ($os $arch)
 
