@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -82,6 +83,11 @@ def install_excepthook(log_file: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns the exit code."""
     args = parse_args(argv)
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        sys.stderr.write("foley-app: no display found (DISPLAY/WAYLAND_DISPLAY unset); start it from a desktop "
+                         "session, or use 'foley-engine' on the command line\n")
+        return 1
     log_file = setup_logging()
     install_excepthook(log_file)
     from PySide6.QtCore import Qt

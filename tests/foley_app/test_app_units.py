@@ -214,3 +214,15 @@ def test_player_callback_copies_scaled_samples_and_stops_at_the_end(qtbot, monke
     with pytest.raises(CallbackStop):
         p._callback(out, 600, None, None)
     assert np.allclose(out[:400, 0], wave[600:] * 0.5) and np.all(out[400:, 0] == 0)
+
+
+def test_main_without_display_explains(monkeypatch, capsys) -> None:
+    from foley_app.main import main, parse_args
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main([]) == 1
+    assert "no display found" in capsys.readouterr().err
+    a = parse_args(["v.mp4", "--library", "lib", "--model", "m.pt", "--project", "p.json"])
+    assert (a.video, a.library, a.model, a.project) == (Path("v.mp4"), Path("lib"), Path("m.pt"), Path("p.json"))
