@@ -226,3 +226,16 @@ def test_main_without_display_explains(monkeypatch, capsys) -> None:
     assert "no display found" in capsys.readouterr().err
     a = parse_args(["v.mp4", "--library", "lib", "--model", "m.pt", "--project", "p.json"])
     assert (a.video, a.library, a.model, a.project) == (Path("v.mp4"), Path("lib"), Path("m.pt"), Path("p.json"))
+
+
+def test_render_from_places_the_context_sound_at_its_time() -> None:
+    from foley_app.controllers.playback import render_from
+
+    sr = 1000
+    mix = np.full(5 * sr, 0.1, np.float32)
+    extra = np.full(500, 0.5, np.float32)
+    key, whole, out, start = render_from("k", None, mix, (extra, 3.0), 2.0, sr)
+    assert whole is mix and start == 2.0 and out.size == 3 * sr
+    assert np.allclose(out[: sr], 0.1) and np.allclose(out[sr : sr + 500], 0.6) and np.allclose(out[sr + 500 :], 0.1)
+    _, _, out2, _ = render_from("k", None, None, (extra, 1.0), 0.0, sr)  # no timeline: the sound alone
+    assert out2.size == 1500 and np.allclose(out2[1000:], 0.5) and np.allclose(out2[:1000], 0.0)
