@@ -697,6 +697,9 @@ class MainWindow(QMainWindow):
         if not self.project.maybe_save():
             event.ignore()
             return
+        from foley_app import project_io
+
+        project_io.discard_autosave(self.timeline.doc)  # a clean exit leaves nothing to recover
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.shutdown()
