@@ -49,6 +49,8 @@ from foley_app.workers import run_in_pool
 
 log = logging.getLogger(__name__)
 
+EARLY_COMMIT_SEGMENTS = 128  # first-run indexing commits this often so the list can appear early
+
 
 class MainWindow(QMainWindow):
     """Video + filmstrip + transport in the centre; Sounds, Library and Timeline as docks."""
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.log_file = log_file
         self.plan: LaunchPlan | None = None
+        self._early_at = 0.0  # next fraction of a first indexing run at which to try the partial index
         self.setWindowTitle("Foley Assistant")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -313,7 +316,8 @@ class MainWindow(QMainWindow):
             return
         if plan.needs_indexing:
             self.sounds.set_banner("Indexing the sound library\u2026 recommendations follow")
-            self.start_indexing()
+            self._early_at = 0.1  # first run: show a list from the part indexed so far, see _on_index_progress
+            self.start_indexing(commit_segments=EARLY_COMMIT_SEGMENTS)
         else:
             self.engine.load(plan.model, plan.db_dir, self.settings.device)
 
@@ -578,7 +582,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------
     # library
-    def start_indexing(self) -> None:
+    def start_indexing(self, commit_segments: int = 2048) -> None:
         model = self.plan.model if self.plan else None
         if model is None:
             self._warn_status("choose a model before indexing (Library \u25b8 Choose Model)")
@@ -590,7 +594,7 @@ class MainWindow(QMainWindow):
             from foley_app.controllers.library import default_db_dir
 
             self.library.db_dir = default_db_dir()
-        if self.library.index(model, self.settings.device):
+        if self.library.index(model, self.settings.device, commit_segments):
             self._status("indexing the sound library\u2026")
 
     def _on_folders_changed(self, folders: list[Path]) -> None:
@@ -612,6 +616,7 @@ class MainWindow(QMainWindow):
             self.sounds.set_banner(f"Indexing the sound library: {done:,} / {total:,} files … recommendations follow")
 
     def _on_indexed(self, report) -> None:  # noqa: ANN001
+        self._early_at = 0.0
         self.library_panel.set_indexing(False)
         self._status(f"library indexed: {report.files:,} files, {report.segments:,} segments")
         if self.plan is not None and self.plan.model is not None and self.library.db_dir is not None:

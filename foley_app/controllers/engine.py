@@ -151,12 +151,15 @@ class EngineController(QObject):
         self.last: Recommendation | None = None
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self, model_path: Path, db_dir: Path, device: str = "auto") -> None:
-        """Load (or reload) the model and index in the background; ``ready`` or ``load_failed`` follows."""
+    def load(self, model_path: Path, db_dir: Path, device: str = "auto", quiet: bool = False) -> None:
+        """Load (or reload) the model and index in the background; ``ready`` or ``load_failed`` follows.
+
+        ``quiet``: a failure is only logged (an early look at an index that is still being built).
+        """
         self.loading.emit(f"loading model {Path(model_path).name}\u2026")
         self.engine = None
-        run_in_pool(load_engine, self._on_loaded, self._on_load_failed, Path(model_path), Path(db_dir),
-                    self.cache_dir, device, pool=self.pool)
+        run_in_pool(load_engine, self._on_loaded, lambda exc: self._on_load_failed(exc, quiet), Path(model_path),
+                    Path(db_dir), self.cache_dir, device, pool=self.pool, owner=self)
 
     def _on_loaded(self, engine: _Engine) -> None:
         self.engine = engine
@@ -167,9 +170,10 @@ class EngineController(QObject):
         if self._second is not None:
             self._schedule()
 
-    def _on_load_failed(self, exc: BaseException) -> None:
+    def _on_load_failed(self, exc: BaseException, quiet: bool = False) -> None:
         log.warning("engine load failed: %s", exc)
-        self.load_failed.emit(str(exc))
+        if not quiet:
+            self.load_failed.emit(str(exc))
 
     @property
     def is_ready(self) -> bool:
@@ -192,6 +196,8 @@ class EngineController(QObject):
     def _start_pass(self) -> None:
         engine, video = self.engine, self.video
         assert engine is not None and video is not None
+        if self._pass is not None:  # e.g. the engine was reloaded: the new pass resumes from the disk cache
+            self._pass.cancel()
 
         def embed(cancel, progress):  # noqa: ANN001, ANN202
             return engine.video_cache.embed_video(video, progress=progress, cancel=cancel)

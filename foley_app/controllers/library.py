@@ -27,8 +27,12 @@ def default_db_dir() -> Path:
     return Path(engine_default())
 
 
-def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, cancel, progress):  # noqa: ANN001, ANN201
-    """Load a model instance of our own and index ``roots`` into ``db_dir`` (worker thread)."""
+def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int, cancel,  # noqa: ANN001, ANN201
+                 progress):  # noqa: ANN001
+    """Load a model instance of our own and index ``roots`` into ``db_dir`` (worker thread).
+
+    ``commit_segments``: a smaller value commits (and so exposes to readers) more often.
+    """
     from engine.api import index_library
     from engine.models import AVModel
     from foley_app.controllers.engine import resolve_device
@@ -37,7 +41,7 @@ def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str,
     model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
     t0 = time.perf_counter()
     report = index_library([Path(r) for r in roots], model, Path(db_dir), workers=2, progress=False,
-                           cancel=cancel, on_progress=progress)
+                           cancel=cancel, on_progress=progress, commit_segments=commit_segments)
     log.info("indexing took %.1f s", time.perf_counter() - t0)
     return report
 
@@ -61,12 +65,12 @@ class LibraryController(QObject):
     def busy(self) -> bool:
         return self._worker is not None
 
-    def index(self, model_path: Path, device: str = "auto") -> bool:
+    def index(self, model_path: Path, device: str = "auto", commit_segments: int = 2048) -> bool:
         """Start indexing the roots; False if already running or nothing to index."""
         if self._worker is not None or not self.roots or self.db_dir is None:
             return False
         worker = run_in_pool(run_indexing, self._on_done, self._on_failed, list(self.roots), Path(model_path),
-                             self.db_dir, device, on_progress=self.progress.emit)
+                             self.db_dir, device, commit_segments, on_progress=self.progress.emit)
         worker.signals.done.connect(self._on_worker_done)
         self._worker = worker
         self.started.emit()

@@ -144,3 +144,19 @@ def test_indexing_can_be_cancelled(qtbot, window, tmp_path: Path) -> None:
     with qtbot.waitSignal(w.library.cancelled, timeout=30_000):
         w.library_panel.cancel_button.click()
     assert not w.library_panel.progress.isVisible() and not w.library.busy
+
+
+def test_first_run_indexes_then_recommends(qtbot, make_window, gui_model_file, event_video, sound_library,
+                                           tmp_path: Path, boxes) -> None:
+    """A first start on a library without an index: indexing in the background, then the list."""
+    from foley_app.startup import LaunchPlan
+
+    root = Path(os.path.commonpath([str(p) for p in sound_library]))
+    plan = LaunchPlan(model=gui_model_file, db_dir=tmp_path / "fresh-index", library_roots=[root],
+                      video=event_video.path, project=None, demo=True, needs_indexing=True)
+    w = make_window(plan)
+    assert "Indexing" in w.sounds.banner.text()
+    qtbot.waitUntil(lambda: w.sounds.model.rowCount() > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.library.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: w.engine.is_ready and w.engine.engine.info.n_files == len(sound_library), timeout=30_000)
+    assert not [b for b in boxes.shown if b[0] != "information"]
