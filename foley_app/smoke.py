@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 log = logging.getLogger(__name__)
 
 
-def arm(app: QApplication, window, timeout_s: float) -> None:  # noqa: ANN001  (MainWindow)
+def arm(app: QApplication, window, timeout_s: float) -> None:  # (window: MainWindow)
     """Watch ``window`` and end the app's event loop with 0 (list filled) or 1 (error, timeout)."""
     started = time.monotonic()
     done = [False]
@@ -34,7 +34,7 @@ def arm(app: QApplication, window, timeout_s: float) -> None:  # noqa: ANN001  (
         QThreadPool.globalInstance().waitForDone(10_000)  # let cancelled workers end before teardown
         app.exit(code)
 
-    def check(result) -> None:  # noqa: ANN001  (Recommendation)
+    def check(result) -> None:  # (result: Recommendation)
         model = window.sounds.model
         rows = model.rowCount()
         if rows == 0 or result.source == "similar":
@@ -42,7 +42,7 @@ def arm(app: QApplication, window, timeout_s: float) -> None:  # noqa: ANN001  (
         names = ", ".join(c.name for c in result.candidates[:3])
         finish(0, f"{rows} sounds listed for second {result.second} ({result.source}): {names}")
 
-    def failed(what: str):  # noqa: ANN202
+    def failed(what: str):  # -> slot
         return lambda *args: finish(1, f"{what}: {args[-1] if args else ''}")
 
     # queued after the window's own slot has filled the list model

@@ -68,9 +68,7 @@ def keep(dest: str, cuda_build: bool) -> bool:
     if any(part in path for part in EXCLUDED_PATH_PARTS):
         return False
     name = path.rsplit("/", 1)[-1]
-    if not cuda_build and any(path.startswith(p) or name.startswith(p) for p in CUDA_LIBRARY_PREFIXES):
-        return False
-    return True
+    return cuda_build or not any(path.startswith(p) or name.startswith(p) for p in CUDA_LIBRARY_PREFIXES)
 
 
 # Linux: the only libraries whose symbol tables are stripped (libtorch_cpu 434 -> 345 MB, libllvmlite

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def project_version() -> str:
     """The version as engine/version.py defines it (read, not imported: no project env needed)."""
     text = (ROOT / "engine" / "version.py").read_text()
-    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.M)
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
     if not match:
         raise SystemExit("cannot read __version__ from engine/version.py")
     return match.group(1)
@@ -58,7 +58,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         return proc.returncode, proc.stdout, time.monotonic() - start
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")

@@ -114,7 +114,7 @@ def _bundled_files(root: Path) -> list[str]:
 def _backend(call: str, cwd: Path, out: Path) -> Path:
     """Run one PEP 517 hook of setuptools (what ``python -m build`` does) and return the artefact."""
     code = f"import sys; from setuptools import build_meta as b; print(b.{call}(sys.argv[1]))"
-    proc = subprocess.run([sys.executable, "-c", code, str(out)], cwd=cwd, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], cwd=cwd, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out / proc.stdout.strip().splitlines()[-1]
 
@@ -177,14 +177,14 @@ def test_installed_wheel_finds_its_resources(dists: tuple[Path, Path], tmp_path:
     _, wheel = dists
     site = tmp_path / "site"
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(site), str(wheel)]
-    proc = subprocess.run(pip, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(pip, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     code = (
         "import json, engine, engine.resources as r; "
         "print(json.dumps([engine.__file__, str(r.resources_root()), str(r.resource_path('models', 'default.pt'))]))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     engine_file, root, model = json.loads(run.stdout.strip().splitlines()[-1])
     assert Path(engine_file).is_relative_to(site)
@@ -244,7 +244,7 @@ print("OK")
 def test_app_runs_without_the_modules_the_bundle_leaves_out(tmp_path: Path) -> None:
     code = BLOCKED_RUN.format(packaging=str(ROOT / "packaging"))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stderr[-4000:]
 
 
@@ -274,7 +274,7 @@ def _app(args: list[str], home: Path, timeout: float = 240) -> subprocess.Comple
            "PYTHONPATH": str(ROOT)}
     code = "import sys; from foley_app.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=home, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +293,7 @@ def test_app_version_matches_engine(tmp_path: Path) -> None:
     assert proc.stdout.strip() == f"foley-app {__version__}"
 
 
-def test_smoke_flag_exits_0_once_recommendations_are_listed(tmp_path: Path, event_video, sound_library, tiny_model) -> None:  # noqa: ANN001
+def test_smoke_flag_exits_0_once_recommendations_are_listed(tmp_path: Path, event_video, sound_library, tiny_model) -> None:
     library = sound_library[0].parents[1]  # <root>/<category>/<file>.wav
     proc = _app([str(event_video.path), "--library", str(library), "--model", str(tiny_model), "--smoke-test", "200"], tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -301,7 +301,7 @@ def test_smoke_flag_exits_0_once_recommendations_are_listed(tmp_path: Path, even
     assert line.startswith("smoke test: ok: ") and "sounds listed for second 0" in line
 
 
-def test_smoke_flag_exits_1_on_an_unreadable_model(tmp_path: Path, event_video, sound_library) -> None:  # noqa: ANN001
+def test_smoke_flag_exits_1_on_an_unreadable_model(tmp_path: Path, event_video, sound_library) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
     library = sound_library[0].parents[1]  # <root>/<category>/<file>.wav
