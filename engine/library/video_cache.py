@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.media import frame_times, iter_frames_at, probe_video
+from engine.errors import MediaError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class VideoEmbeddingCache:
 
     def cache_file(self, path: Path) -> Path:
         path = Path(path)
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise MediaError(f"{path}: cannot read the video ({exc.strerror or exc})") from exc
         sig = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
         key = self._keys.get(sig)
         if key is None:

@@ -92,3 +92,12 @@ def test_cancel_then_resume_embeds_only_the_rest(event_video, model, tmp_path: P
         full = VideoEmbeddingCache(model, cache_dir).embed_video(event_video.path)
     assert counter.frames == 6 and np.all(np.isfinite(full))
     np.testing.assert_array_equal(full[:4], partial[:4])
+
+
+def test_missing_video_is_a_media_error(model, tmp_path: Path) -> None:
+    import pytest
+
+    from engine.errors import MediaError
+
+    with pytest.raises(MediaError, match="cannot read the video"):
+        VideoEmbeddingCache(model, tmp_path).embed_video(tmp_path / "gone.mp4")
