@@ -68,6 +68,7 @@ QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
     background: {panel}; border: 1px solid {border}; border-radius: 3px; padding: 2px 5px;
     selection-background-color: {select};
 }}
+QSpinBox#compact::up-button, QSpinBox#compact::down-button {{ width: 0; border: 0; }}
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: {accent}; }}
 QComboBox QAbstractItemView {{ background: {panel}; selection-background-color: {select}; border: 1px solid {border}; }}
 QListView, QTreeView, QTableView, QListWidget {{
