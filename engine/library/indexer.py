@@ -168,11 +168,14 @@ class _Run:
             raise SoundIndexError(f"none of the library folders exist: {', '.join(str(r) for r in roots)}; check the paths")
         root_prefixes = [os.fsencode(os.path.abspath(r)) for r in present]
         found_keys = {os.fsencode(f.path) for f in found}
-        vanished = {
+        vanished = {  # to delete: not found although their library folder is there
             k: f
             for k, f in known.items()
             if k not in found_keys and any(k == p or k.startswith(p.rstrip(b"/") + b"/") for p in root_prefixes)
         }
+        # may have moved: any indexed file that is no longer where it was, inside or outside this
+        # run's folders (a library moved to another drive keeps its vectors)
+        gone = {k: f for k, f in known.items() if k not in found_keys and (k in vanished or not os.path.lexists(f.path))}
 
         to_hash: list[_Task] = []
         tasks: list[_Task] = []
@@ -183,7 +186,7 @@ class _Run:
                 report.unchanged += 1
             elif old is None and key in skipped_before and skipped_before[key][:2] == (f.size, f.mtime_ns):
                 report.skipped.append((display_path(f.path), skipped_before[key][2]))
-            elif old is not None or vanished:
+            elif old is not None or gone:
                 to_hash.append(_Task(f, replaces=old))
             else:
                 tasks.append(_Task(f))
@@ -191,7 +194,7 @@ class _Run:
             with ThreadPoolExecutor(4) as pool:
                 hashes = list(pool.map(lambda t: _safe_hash(t.found.path), to_hash))
             by_hash: dict[str, list[SoundFile]] = {}
-            for f in vanished.values():
+            for f in gone.values():
                 by_hash.setdefault(f.content_hash, []).append(f)
             touched: list[tuple[_Task, SoundFile]] = []
             for t, h in zip(to_hash, hashes):

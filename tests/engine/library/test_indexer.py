@@ -108,6 +108,20 @@ def test_moved_folder_keeps_vectors(library: Path, model, tmp_path: Path) -> Non
         assert sum("renamed_ring" in str(f.path) for f in index.files()) == 2
 
 
+def test_library_moved_to_another_place_keeps_vectors(library: Path, model, tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    index_library([library / "square", library / "bar"], model, db, workers=0, progress=False)
+    new_home = tmp_path / "other drive" / "sfx"
+    new_home.parent.mkdir()
+    shutil.move(library / "bar", new_home)  # the old folder no longer exists
+    with CountingAudio(model) as counter:
+        report = index_library([new_home], model, db, workers=0, progress=False)
+    assert (report.moved, report.added, report.removed, counter.rows) == (2, 0, 0, 0)
+    with SoundIndex.open(db, model.model_id) as index:
+        paths = {f.path for f in index.files()}
+    assert new_home / "bar_a.flac" in paths and library / "square" / "square_a.wav" in paths and len(paths) == 4
+
+
 def test_fixed_file_is_retried(library: Path, model, tmp_path: Path) -> None:
     db = tmp_path / "db"
     index_library([library], model, db, workers=0, progress=False)
