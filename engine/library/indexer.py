@@ -34,6 +34,7 @@ from engine.library.store import SoundFile, Store
 from engine.library.vectors import HnswParams, quantize, write_chunk
 
 log = logging.getLogger(__name__)
+_SEP = os.sep.encode()  # path prefixes are compared as bytes
 
 COMMIT_SEGMENTS = 2048  # segments embedded and committed together (one chunk file)
 SAVE_GRAPH_EVERY_S = 600.0
@@ -171,7 +172,7 @@ class _Run:
         vanished = {  # to delete: not found although their library folder is there
             k: f
             for k, f in known.items()
-            if k not in found_keys and any(k == p or k.startswith(p.rstrip(b"/") + b"/") for p in root_prefixes)
+            if k not in found_keys and any(k == p or k.startswith(p.rstrip(_SEP) + _SEP) for p in root_prefixes)
         }
         # may have moved: any indexed file that is no longer where it was, inside or outside this
         # run's folders (a library moved to another drive keeps its vectors)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from engine.library.store import FORMAT_VERSION, SoundFile, Store
 from engine.library.vectors import HnswIndex, HnswParams, read_chunk
 
 log = logging.getLogger(__name__)
+_SEP = os.sep.encode()  # path prefixes are compared as bytes
 
 _HNSW_RE = re.compile(rf"^{HNSW_PREFIX}(\d+)-d(\d+)\.bin$")
 REBUILD_DELETED_FRACTION = 0.25  # rebuild the graph when this share of its nodes is deleted
@@ -302,12 +304,10 @@ class SoundIndex:
 
     def remove(self, paths: list[Path]) -> list[SoundFile]:
         """Remove the given files, and every file under the given folders; returns what was removed."""
-        import os
-
         prefixes = [os.fsencode(os.path.abspath(p)) for p in paths]
         rows = [
             f for f in self._files
-            if any((k := os.fsencode(f.path)) == p or k.startswith(p.rstrip(b"/") + b"/") for p in prefixes)
+            if any((k := os.fsencode(f.path)) == p or k.startswith(p.rstrip(_SEP) + _SEP) for p in prefixes)
         ]
         if rows:
             self.remove_rows(rows)
