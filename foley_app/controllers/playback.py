@@ -175,7 +175,7 @@ def render_from(key: object, doc, cached: np.ndarray | None, extra: tuple[np.nda
     elif doc is not None and doc.clip_count():
         from foley_app.export import mixdown
 
-        mix = mixdown(doc, sr=sr)
+        mix = mixdown(doc, sr=sr, skip_missing=True)  # moved sounds stay on the timeline, silent
     else:
         mix = np.zeros(0, np.float32)
     a0 = int(round(start * sr))

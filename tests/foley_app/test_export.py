@@ -313,3 +313,18 @@ def test_cancelled_video_export_leaves_nothing(event_video, tmp_path: Path, soun
     with pytest.raises(ExportCancelled):
         export_video(doc, target, cache=AudioCache(), cancel=cancel, progress=lambda d, n: cancel.set())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_timeline_playback_render_skips_a_moved_sound(sounds: dict[str, Path], tmp_path: Path) -> None:
+    """Playback (unlike export) keeps going when a sound has moved: that clip is silent, the rest plays."""
+    from foley_app.controllers.playback import render_from
+
+    moved = tmp_path / "moved.wav"
+    sf.write(str(moved), np.ones(4800, np.float32) * 0.1, SR)
+    doc = _doc(sounds)
+    doc.apply(AddClip(doc.tracks[0].id, Clip("m", moved, 0.0, 0.1, 0.7, 0.0, "moved", "UI")))
+    moved.unlink()
+    _, mix, out, _ = render_from("k", doc, None, None, 0.0, SR)
+    want = _expected(_doc(sounds), sounds, mix.size)
+    np.testing.assert_allclose(mix, want, atol=1e-6)
+    assert out.size == mix.size
