@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import sys
@@ -85,14 +86,18 @@ def test_sigkill_index_cli_at_random_points_resumes_to_the_uninterrupted_index(
     n_files = report.files
     assert n_files == 13 and len(report.skipped) == 2
 
+    runs = itertools.count()
+
     def command(db: Path) -> list[str]:
+        workers = "1" if next(runs) % 3 == 0 else "0"  # every third run decodes in a worker process (killed with the group)
         return [sys.executable, "-c", INDEX_CLI, "index", str(kill_library), "--db", str(db), "--model", str(rel_model_file),
-                "--workers", "0", "--quiet"]
+                "--workers", workers, "--quiet"]
 
     def trigger(db: Path, rng: np.random.Generator):
-        target = int(rng.integers(0, n_files))  # committed files before the kill (0: during start-up or the scan)
-        delay = float(rng.uniform(0.0, 0.4 if target else 3.0))
-        return (lambda: committed_files(db) >= target), delay, f"{target}+{delay:.2f}s"
+        now = committed_files(db)
+        more = int(rng.integers(0, n_files - now + 1))  # new commits before the kill (0: start-up, scan, reconcile)
+        delay = float(rng.uniform(0.0, 0.4 if more else 3.0))
+        return (lambda: committed_files(db) >= now + more), delay, f"{now}+{more}+{delay:.2f}s"
 
     stats = kill_restart_campaign(
         FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"db{ep}", command, trigger,

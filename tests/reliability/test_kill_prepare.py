@@ -68,9 +68,10 @@ def test_sigkill_prepare_cli_at_random_points_resumes_to_the_uninterrupted_datas
         return [*ENGINE, "prepare", str(kill_corpus), "--out", str(out), "--workers", workers, "--no-progress"]
 
     def trigger(out: Path, rng: np.random.Generator):
-        target = int(rng.integers(0, N_VIDEOS + 1))  # complete shards before the kill; N: while the index is written
-        delay = float(rng.uniform(0.0, 0.3 if target else 4.0))
-        return (lambda: complete_shards(out) >= target), delay, f"{target}+{delay:.2f}s"
+        now = complete_shards(out)
+        more = int(rng.integers(0, N_VIDEOS - now + 1))  # new shards before the kill (all: while the index is written)
+        delay = float(rng.uniform(0.0, 0.3 if more else 4.0))
+        return (lambda: complete_shards(out) >= now + more), delay, f"{now}+{more}+{delay:.2f}s"
 
     stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"ds{ep}", command, trigger,
                                   lambda out: assert_same_dataset(out, ref), tmp_path / "logs")

@@ -108,9 +108,10 @@ def test_sigkill_train_cli_at_random_points_resumes_to_the_uninterrupted_run(
 
     def trigger(run: Path, rng: np.random.Generator):
         step = StepReader(run)
-        target = int(rng.integers(2, total + 1))  # checkpoints written before the kill (the last: during the final save)
-        delay = float(rng.uniform(0.0, 0.5))
-        return (lambda: step() >= target), delay, f"step {target}+{delay:.2f}s"
+        now = step()
+        more = int(rng.integers(0, total - now + 1))  # new checkpoints before the kill (to the last: during the final save)
+        delay = float(rng.uniform(0.0, 0.5 if more else 5.0))
+        return (lambda: step() >= now + more), delay, f"step {now}+{more}+{delay:.2f}s"
 
     stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: fresh(f"run{ep}"), command, trigger,
                                   lambda run: assert_same_run(run, ref), tmp_path / "logs", env=child_env())
