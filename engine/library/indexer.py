@@ -312,7 +312,6 @@ class _Run:
         report.updated += sum(1 for _, old in self.pending if old is not None)
         self.pending.clear()
         self.failed.clear()
-        index.refresh_files()
         if time.monotonic() - self.last_save > SAVE_GRAPH_EVERY_S:
             index.save()
             self.last_save = time.monotonic()
