@@ -45,8 +45,8 @@ def main(dirs: list[str]) -> int:
             m, r = ev["model"], ev["recommendation"]
             print(f"| {name} | {m['encoder']} | {PROJ.get(m['projector'], m['projector'])} | {LOSS.get(m['loss'], m['loss'])} | "
                   f"{tk(r['model'], 'category')} | {tk(r['model'], 'sample')} | {r['model']['sample']['median_rank']:.1f} |")
-            if r.get("image_blind"):
-                print(f"| {name}: image-blind (typicality of training audio) | - | - | - | {tk(r['image_blind'], 'category')} | "
+            if r.get("image_blind") and name == evals[0][0]:
+                print(f"| image-blind (typicality of training audio, {name}'s audio encoder) | - | - | - | {tk(r['image_blind'], 'category')} | "
                       f"{tk(r['image_blind'], 'sample')} | {r['image_blind']['sample']['median_rank']:.1f} |")
         print(f"| chance | - | - | - | {tk(r0['chance'], 'category')} | {tk(r0['chance'], 'sample')} | "
               f"{r0['chance']['sample'].get('median_rank', float('nan')):.1f} |\n")
