@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# The exact commands that trained and evaluated the shipped default model (resources/models/default.pt).
-# CPU only (no GPU lent), compact variant, bounded by --max-steps so that a run fits a session;
-# re-running a line with --resume continues a killed run exactly where it stopped.
+# The exact commands that trained and evaluated the shipped default model (resources/models/default.pt)
+# and the comparison runs in resources/models/eval/ (see MODEL_CARD.md). CPU only (no GPU was lent).
 #
-#   scripts/train_default_model.sh train PRESET [EXTRA TRAIN OPTIONS]   # one run into $RUNS/PRESET...
-#   scripts/train_default_model.sh eval RUN_DIR                          # paper protocol + library eval
-#   scripts/train_default_model.sh index RUN_DIR [all]                   # index Wesnoth's sounds (and the whole library)
+#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-small)
+#   scripts/train_default_model.sh train PRESET [OPTS]             # foley-engine train, compact variant (RUN_NAME=...)
+#   scripts/train_default_model.sh index RUN_DIR [all]             # index Wesnoth's sounds (and the whole library)
+#   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library
+#
+# What was run in this session (05:18-06:10 UTC, a shared 2-core CPU):
+#   scripts/train_default_model.sh small m5 m5-small --lr 0.01 --skip-silent     # shipped (best of 6 epochs: 5)
+#   scripts/train_default_model.sh small m3 m3-small --lr 0.01 --skip-silent     # (nice 5) 1 epoch
+#   scripts/train_default_model.sh small m1 m1-small --lr 0.01 --skip-silent     # (nice 5) 2 epochs
+#   RUN_NAME=m5-lr01 scripts/train_default_model.sh train m5 --skip-silent --lr 0.01   # compact, 1 epoch
+#   RUN_NAME=m5 scripts/train_default_model.sh train m5 --skip-silent            # compact, lr 0.001, 1 epoch
+#   then for each run: index RUN_DIR; eval RUN_DIR; kill -TERM stops a run with a checkpoint,
+#   running the same line again resumes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FE=${FE:-.venv/bin/foley-engine}
@@ -13,7 +22,7 @@ DATA=${DATA:-/work/datasets/gameplay-bymap}        # starter corpus prepared wit
 CLIPS=${CLIPS:-/work/shared/data/gameplay/clips}   # the clips with their *_labels.tsv
 LIB=${LIB:-/work/data/library}                     # scripts/build_sound_library.py --out $LIB
 RUNS=${RUNS:-/work/runs/train}
-MAX_STEPS=${MAX_STEPS:-1500}
+MAX_STEPS=${MAX_STEPS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread: on a shared, busy CPU, OpenMP spin-waits burn the share
 
 cmd=${1:-}; shift || true
@@ -23,7 +32,13 @@ case "$cmd" in
     name=${RUN_NAME:-$preset}
     resume=(); [ -f "$RUNS/$name/last.pt" ] && resume=(--resume)
     "$FE" train -d "$DATA" -o "$RUNS/$name" -p "$preset" --variant compact --device cpu \
-      --max-steps "$MAX_STEPS" --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" --checkpoint-every-minutes 5 --no-progress "${resume[@]}" "$@"
+      ${MAX_STEPS:+--max-steps "$MAX_STEPS"} --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" --checkpoint-every-minutes 5 --no-progress "${resume[@]}" "$@"
+    ;;
+  small)
+    preset=$1; name=$2; shift 2
+    resume=(); [ -f "$RUNS/$name/last.pt" ] && resume=(--resume)
+    .venv/bin/python scripts/train_small.py --preset "$preset" --data "$DATA" --out "$RUNS/$name" \
+      --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" ${MAX_STEPS:+--max-steps "$MAX_STEPS"} "${resume[@]}" "$@"
     ;;
   index)
     run=$1
@@ -32,9 +47,11 @@ case "$cmd" in
     ;;
   eval)
     run=$1
-    "$FE" evaluate -c "$run/best.pt" -d "$DATA" --split test --device cpu -o "$run/eval"
+    # 5 test videos: one frame per video (the paper's list) would rank 5 clips; take every
+    # non-silent second, up to 40 per video (94 clips on the starter corpus's by-map split)
+    "$FE" evaluate -c "$run/best.pt" -d "$DATA" --split test --per-video 40 --skip-silent --device cpu -o "$run/eval"
     "$FE" evaluate-library -c "$run/best.pt" --videos "$CLIPS" --labels-glob '*_labels.tsv' \
       --library-db "$run/index-wesnoth" --split-from "$DATA" -o "$run/eval"
     ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
 esac
