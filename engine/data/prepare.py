@@ -453,7 +453,8 @@ def _write_index(out: Path, done: dict[str, _Video], splits: dict[str, str], rep
         "split_videos": report.split_videos,
         "split_seconds": report.split_seconds,
         "silent_seconds": report.silent_seconds,
-        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-        "notes": [{"path": s.path, "note": s.reason} for s in report.notes],
+        # sorted: the same dataset.json whatever order the decoder processes finished in
+        "skipped": [{"path": s.path, "reason": s.reason} for s in sorted(report.skipped, key=lambda s: s.path)],
+        "notes": [{"path": s.path, "note": s.reason} for s in sorted(report.notes, key=lambda s: s.path)],
         "csv_problems": report.csv_problems,
     })
