@@ -104,7 +104,7 @@ def kill_restart_campaign(
     rng: np.random.Generator,
     new_output: Callable[[int], Path],
     command: Callable[[Path], list[str]],
-    trigger: Callable[[Path, np.random.Generator], tuple[Callable[[], bool], float, str]],
+    trigger: Callable[[Path, np.random.Generator], tuple[Callable[[], bool], float, str] | None],
     verify: Callable[[Path], None],
     logs: Path,
     env: dict[str, str] | None = None,
@@ -112,7 +112,7 @@ def kill_restart_campaign(
     """Kill ``command(out)`` at ``points`` seeded random points, restarting it on the same output each time.
 
     ``trigger(out, rng)`` gives ``(ready, delay, label)``: the kill lands ``delay`` s after ``ready()``
-    first holds. A run that finishes before its kill point completes an episode: ``verify(out)`` checks
+    first holds; or ``None``: this run goes to the end (its episode is complete). A run that finishes before its kill point completes an episode: ``verify(out)`` checks
     it against the uninterrupted result and the next kills start on a fresh output. After the last kill
     the run is restarted once more, to completion, and verified.
     """
@@ -122,8 +122,18 @@ def kill_restart_campaign(
     max_runs = 3 * points + 5
     while stats.kills < points:
         assert stats.runs < max_runs, f"kill points keep missing the runs: {stats}"
-        ready, delay, label = trigger(out, rng)
+        spec = trigger(out, rng)
         log = logs / f"run{stats.runs:03d}.log"
+        if spec is None:  # this output has had its kills: run it to the end
+            rc = run_to_end(command(out), log, env)
+            stats.runs += 1
+            assert rc == 0, f"run {stats.runs} failed (exit {rc}) after {stats}:\n{tail(log)}"
+            verify(out)
+            stats.episodes += 1
+            episode += 1
+            out = new_output(episode)
+            continue
+        ready, delay, label = spec
         proc = start(command(out), log, env)
         stats.runs += 1
         if kill_when(proc, ready, delay):
@@ -142,6 +152,30 @@ def kill_restart_campaign(
     verify(out)
     stats.episodes += 1
     return stats
+
+
+def progress_trigger(progress: Callable[[Path], int], total: int, short: float, long: float):  # noqa: ANN201
+    """Kill points drawn over the work still to do on an output.
+
+    ``progress(out)`` counts the durable units on disk (commits, shards, checkpoints) out of ``total``.
+    The kill lands after 0..all remaining units more, plus 0..``short`` s (0..``long`` s when 0 more:
+    start-up and recovery). Once everything is on disk, one kill goes into the finishing phase
+    (final graph/manifest/state write); after that the output runs to the end and is verified.
+    """
+    finishing: set[Path] = set()
+
+    def trigger(out: Path, rng: np.random.Generator):  # noqa: ANN202
+        now = progress(out)
+        if now >= total:
+            if out in finishing:
+                return None
+            finishing.add(out)
+        more = int(rng.integers(0, total - now + 1))
+        delay = float(rng.uniform(0.0, short if more else long))
+        target = now + more
+        return (lambda: progress(out) >= target), delay, f"{now}+{more}+{delay:.2f}s"
+
+    return trigger
 
 
 def record(name: str, stats: FaultLog) -> None:

@@ -17,7 +17,7 @@ from engine.library.indexer import index_library
 from engine.models import AVModel
 from tests.engine.library.test_indexer import assert_consistent
 
-from .conftest import FAULT_POINTS, kill_restart_campaign, record
+from .conftest import FAULT_POINTS, kill_restart_campaign, progress_trigger, record
 
 COMMIT_SEGMENTS = 4  # many small commits, so kill points land between, inside and after them
 
@@ -93,11 +93,7 @@ def test_sigkill_index_cli_at_random_points_resumes_to_the_uninterrupted_index(
         return [sys.executable, "-c", INDEX_CLI, "index", str(kill_library), "--db", str(db), "--model", str(rel_model_file),
                 "--workers", workers, "--quiet"]
 
-    def trigger(db: Path, rng: np.random.Generator):
-        now = committed_files(db)
-        more = int(rng.integers(0, n_files - now + 1))  # new commits before the kill (0: start-up, scan, reconcile)
-        delay = float(rng.uniform(0.0, 0.4 if more else 3.0))
-        return (lambda: committed_files(db) >= now + more), delay, f"{now}+{more}+{delay:.2f}s"
+    trigger = progress_trigger(committed_files, n_files, short=0.4, long=3.0)
 
     stats = kill_restart_campaign(
         FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"db{ep}", command, trigger,

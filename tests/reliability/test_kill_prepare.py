@@ -14,7 +14,7 @@ from engine.data import synthetic
 from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.prepare import prepare_dataset
 
-from .conftest import ENGINE, FAULT_POINTS, kill_restart_campaign, record
+from .conftest import ENGINE, FAULT_POINTS, kill_restart_campaign, progress_trigger, record
 
 N_VIDEOS = 6
 
@@ -67,11 +67,7 @@ def test_sigkill_prepare_cli_at_random_points_resumes_to_the_uninterrupted_datas
         workers = "1" if next(runs) % 3 == 0 else "0"  # every third run through the decoder process pool
         return [*ENGINE, "prepare", str(kill_corpus), "--out", str(out), "--workers", workers, "--no-progress"]
 
-    def trigger(out: Path, rng: np.random.Generator):
-        now = complete_shards(out)
-        more = int(rng.integers(0, N_VIDEOS - now + 1))  # new shards before the kill (all: while the index is written)
-        delay = float(rng.uniform(0.0, 0.3 if more else 4.0))
-        return (lambda: complete_shards(out) >= now + more), delay, f"{now}+{more}+{delay:.2f}s"
+    trigger = progress_trigger(complete_shards, N_VIDEOS, short=0.3, long=4.0)  # all shards: while the index is written
 
     stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"ds{ep}", command, trigger,
                                   lambda out: assert_same_dataset(out, ref), tmp_path / "logs")

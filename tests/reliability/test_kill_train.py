@@ -17,7 +17,7 @@ from engine.training.checkpoint import load_state
 from engine.training.metrics_log import read_metrics
 from tests.engine.training_data import write_class_cache
 
-from .conftest import ENGINE, FAULT_POINTS, child_env, kill_restart_campaign, record, run_to_end, tail
+from .conftest import ENGINE, FAULT_POINTS, child_env, kill_restart_campaign, progress_trigger, record, run_to_end, tail
 
 PRESET = "m5"  # the paper's best: attention encoders, InfoNCE, a calibrated threshold
 EPOCHS = 3
@@ -106,12 +106,9 @@ def test_sigkill_train_cli_at_random_points_resumes_to_the_uninterrupted_run(
     total = EPOCHS * STEPS_PER_EPOCH
     assert load_state(ref / "last.pt")["global_step"] == total
 
-    def trigger(run: Path, rng: np.random.Generator):
-        step = StepReader(run)
-        now = step()
-        more = int(rng.integers(0, total - now + 1))  # new checkpoints before the kill (to the last: during the final save)
-        delay = float(rng.uniform(0.0, 0.5 if more else 5.0))
-        return (lambda: step() >= now + more), delay, f"step {now}+{more}+{delay:.2f}s"
+    readers: dict[Path, StepReader] = {}
+    # all checkpoints: during the last validation, best.pt and the final save
+    trigger = progress_trigger(lambda run: readers.setdefault(run, StepReader(run))(), total, short=0.5, long=5.0)
 
     stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: fresh(f"run{ep}"), command, trigger,
                                   lambda run: assert_same_run(run, ref), tmp_path / "logs", env=child_env())
