@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.config import ModelCfg, TrainCfg, compact
+from engine.config import ModelCfg, TrainCfg, compact, small
 from engine.errors import ConfigError
 
 _MODELS: dict[str, ModelCfg] = {
@@ -35,14 +35,16 @@ def list_presets() -> list[str]:
     return list(_MODELS)
 
 
+VARIANTS = {"full": lambda cfg: cfg, "compact": compact, "small": small}
+
+
 def get_preset(name: str, variant: str = "full") -> ModelCfg:
-    """The model config of a preset; ``variant="compact"`` gives the CPU-sized version."""
+    """The model config of a preset: ``full`` (the paper's size), ``compact`` or ``small`` (CPU sizes)."""
     if name not in _MODELS:
         raise ConfigError(f"unknown preset {name!r}; choose from {list_presets()}")
-    if variant not in ("full", "compact"):
-        raise ConfigError(f"unknown variant {variant!r}; choose 'full' or 'compact'")
-    cfg = _MODELS[name]
-    return compact(cfg) if variant == "compact" else cfg
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    return VARIANTS[variant](_MODELS[name])
 
 
 def train_defaults(model: ModelCfg, data: str = "gameplay") -> TrainCfg:

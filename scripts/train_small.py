@@ -22,8 +22,7 @@ from engine.training import RunOptions, train
 
 def small(preset: str):
     """The "small" model config of a preset (see module doc)."""
-    cfg = get_preset(preset, "compact")
-    return replace(cfg, vision_channels=tuple(max(8, c // 2) for c in cfg.vision_channels), image_size=80)
+    return get_preset(preset, "small")  # the registry's variant; `foley-engine train --variant small` is the same
 
 
 def main(argv: list[str] | None = None) -> int:

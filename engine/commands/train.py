@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(..., "--data", "-d", help="Prepared dataset folder (foley-engine prepare)."),
         out: Path = typer.Option(..., "--out", "-o", help="Run folder: last.pt, best.pt, metrics.csv."),
         preset: Optional[str] = typer.Option(None, "--preset", "-p", help="m1..m7 (Table 1b rows) or ft (fine-tune, needs --init-from)."),
-        variant: str = typer.Option("full", "--variant", help="full (paper size, 224x224) or compact (CPU-sized)."),
+        variant: str = typer.Option("full", "--variant", help="full (paper size, 224x224), compact (112x112, half width) or small (80x80, the shipped default's size)."),
         data_kind: str = typer.Option("gameplay", "--data-kind", help="Paper defaults for 'gameplay' (lr 0.001, time negatives) or 'vggsound' (lr 0.01, label negatives)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where its last checkpoint left it."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs (default 100)."),
