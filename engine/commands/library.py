@@ -87,6 +87,10 @@ def index_cmd(
     """Index sound folders: new and changed files are embedded, deleted ones dropped."""
     from engine.library.indexer import index_library
 
+    import torch
+
+    if workers > 0:  # the decoding processes use the other cores; more threads here make OpenMP spin-wait
+        torch.set_num_threads(1)
     try:
         m = _model(model)
         report = index_library(list(library_dirs), m, _db(db), workers=workers, progress=not quiet,
