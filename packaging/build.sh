@@ -21,7 +21,9 @@ start=$SECONDS
 
 if [ "$mode" != "--bundle-only" ]; then
   echo "build: wheel and sdist $version"
-  "$PY" -m build --no-isolation --outdir dist . >/dev/null
+  mkdir -p build
+  "$PY" -m build --no-isolation --outdir dist . > build/python-dist.log 2>&1 \
+    || { tail -30 build/python-dist.log >&2; echo "build: wheel/sdist failed (log: build/python-dist.log)" >&2; exit 1; }
   ls -l "dist/foley_assistant-$version.tar.gz" "dist/foley_assistant-$version-py3-none-any.whl"
 fi
 [ "$mode" = "--python-only" ] && exit 0
