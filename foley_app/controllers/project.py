@@ -130,7 +130,27 @@ class ProjectController(QObject):
     def save(self) -> bool:
         if self.doc.path is None:
             return self.save_as()
+        if project_io.changed_on_disk(self.doc):  # another window or program saved it since we did
+            choice = self._ask_overwrite(self.doc.path)
+            if choice == "cancel":
+                return False
+            if choice == "save_as":
+                return self.save_as()
         return self._save_to(self.doc.path)
+
+    def _ask_overwrite(self, path: Path) -> str:
+        """'overwrite', 'save_as' or 'cancel' when the project file changed on disk behind our back."""
+        box = QMessageBox(QMessageBox.Warning, "Project changed on disk",
+                          f"{path.name} was changed by another window or program since you opened or saved it.",
+                          parent=self.window)
+        box.setInformativeText("Overwrite it with this version, or save this version under another name?")
+        overwrite = box.addButton("Overwrite", QMessageBox.DestructiveRole)
+        save_as = box.addButton("Save As…", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(save_as)
+        box.exec()
+        clicked = box.clickedButton()
+        return "overwrite" if clicked is overwrite else "save_as" if clicked is save_as else "cancel"
 
     def save_as(self) -> bool:
         suggested = self.doc.path or self._last_dir() / f"{(self.doc.video.stem if self.doc.video else 'untitled')}{PROJECT_SUFFIX}"

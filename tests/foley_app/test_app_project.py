@@ -95,3 +95,30 @@ def test_excepthook_logs_and_shows(qtbot, tmp_path: Path, boxes, monkeypatch) ->
     assert "boom in a slot" in log_file.read_text() and "Traceback" in log_file.read_text()
     kind, title, text = boxes.shown[-1]
     assert kind == "critical" and "boom in a slot" in text and str(log_file) in text
+
+
+def test_save_asks_before_overwriting_another_windows_save(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    """Two windows on one project: the later Save asks instead of silently dropping the other's work."""
+    from foley_app.commands import AddTrack
+    from foley_app.document import Document
+
+    w = window
+    place(qtbot, w, w.sounds.model.candidate(0).path, 1.0)
+    project = tmp_path / "scene.foley.json"
+    assert w.project._save_to(project)
+    other = project_io.load_project(project)  # the second window
+    other.apply(AddTrack("theirs"))
+    project_io.save_project(other, project)
+    theirs = project.read_bytes()
+    place(qtbot, w, w.sounds.model.candidate(1).path, 2.0)
+    asked: list[Path] = []
+    monkeypatch.setattr(w.project, "_ask_overwrite", lambda path: asked.append(path) or "cancel")
+    assert w.project.save() is False
+    assert asked == [project] and project.read_bytes() == theirs
+    monkeypatch.setattr(w.project, "_ask_overwrite", lambda path: "overwrite")
+    assert w.project.save() is True
+    mine: Document = project_io.load_project(project)
+    assert mine.clip_count() == 2 and [t.name for t in mine.tracks] == [t.name for t in w.timeline.doc.tracks]
+    # after our own save there is nothing to ask about
+    monkeypatch.setattr(w.project, "_ask_overwrite", lambda path: pytest.fail("asked again"))
+    assert w.project.save() is True
