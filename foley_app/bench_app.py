@@ -33,6 +33,8 @@ class StallProbe:
 
         self.gaps: list[float] = []
         self.by_phase: dict[str, list[float]] = {}
+        self.stalls: list[dict] = []
+        self._ui_cpu, self._proc_cpu = time.thread_time(), time.process_time()
         self.worst_at = ""
         self.phase = "start"
         self._last = time.perf_counter()
@@ -42,13 +44,16 @@ class StallProbe:
         self.timer.start()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, ui_cpu, proc_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         gap = (now - self._last) * 1000.0 - PROBE_MS
         if not self.gaps or gap > max(self.gaps):
             self.worst_at = self.phase
         self.gaps.append(gap)
         self.by_phase.setdefault(self.phase, []).append(gap)
-        self._last = now
+        if gap > 50:  # what ran meanwhile: the UI thread itself, other threads of this process, or nothing (OS/load)
+            self.stalls.append({"gap_ms": round(gap, 1), "ui_thread_cpu_ms": round((ui_cpu - self._ui_cpu) * 1000, 1),
+                                "process_cpu_ms": round((proc_cpu - self._proc_cpu) * 1000, 1), "phase": self.phase})
+        self._last, self._ui_cpu, self._proc_cpu = now, ui_cpu, proc_cpu
 
     def summary(self) -> dict:
         import numpy as np
@@ -57,7 +62,8 @@ class StallProbe:
         return {"max_ms": float(g.max()), "p99_ms": float(np.percentile(g, 99)), "ticks": int(g.size),
                 "over_50ms": int((g > 50).sum()), "worst_during": self.worst_at,
                 "max_ms_by_phase": {k: float(max(v)) for k, v in self.by_phase.items()},
-                "over_50ms_by_phase": {k: int(sum(x > 50 for x in v)) for k, v in self.by_phase.items()}}
+                "over_50ms_by_phase": {k: int(sum(x > 50 for x in v)) for k, v in self.by_phase.items()},
+                "worst": sorted(self.stalls, key=lambda d: -d["gap_ms"])[:8]}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> dict:
     if not wait_until(lambda: state["first"] is not None, args.timeout):
         raise SystemExit(f"no recommendations within {args.timeout:.0f} s: {failures}")
     out["launch_to_first_s"] = state["first"] - args.t0
+    out["launch_cpu_s"] = time.process_time()  # this process's CPU time until then (all threads): load-independent
     probe.phase = "video embedding pass"
     if not wait_until(lambda: state["pass_done"], args.timeout):
         raise SystemExit(f"the video pass did not finish within {args.timeout:.0f} s: {failures}")
