@@ -9,6 +9,7 @@
 #
 # What was run in this session (05:18-06:10 UTC, a shared 2-core CPU):
 #   scripts/train_default_model.sh small m5 m5-small --lr 0.01 --skip-silent     # shipped (best of 6 epochs: 5)
+#   scripts/train_default_model.sh small m5 m5-small-noskip --lr 0.01          # skip-silent comparison, 6 epochs
 #   scripts/train_default_model.sh small m3 m3-small --lr 0.01 --skip-silent     # (nice 5) 1 epoch
 #   scripts/train_default_model.sh small m1 m1-small --lr 0.01 --skip-silent     # (nice 5) 2 epochs
 #   RUN_NAME=m5-lr01 scripts/train_default_model.sh train m5 --skip-silent --lr 0.01   # compact, 1 epoch
