@@ -7,10 +7,8 @@ Writes go to a temporary file in the same folder and are renamed into place.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.errors import CheckpointError
-from engine.models.checkpoint import write_failure
+from engine.models.checkpoint import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +51,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, (OSError, RuntimeError)):  # torch's writer reports a full disk as a RuntimeError
-            raise CheckpointError(f"could not write {path} ({write_failure(exc, path)}); the previous file is unchanged") from exc
-        raise
-
-
 def remove_temporaries(run_dir: Path) -> int:
     """Delete the temp files a killed run left by ``last.pt``/``best.pt`` (its writer only); returns how many."""
     n = 0
@@ -83,7 +63,7 @@ def remove_temporaries(run_dir: Path) -> int:
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Write a training state dict (see ``Trainer.state_dict``) atomically."""
-    atomic_torch_save({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, path)
+    write_atomic({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, path)
     log.debug("saved training state %s (epoch %s, step %s)", path, state.get("epoch"), state.get("global_step"))
 
 
