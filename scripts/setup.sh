@@ -21,6 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# pip here may list local index folders it cannot use; that warning is noise for the user.
+quiet_pip() {
+  local log rc=0
+  log=$(mktemp)
+  "$VPY" -m pip install -q "$@" >"$log" 2>&1 || rc=$?
+  grep -v "is ignored: it is neither a file nor a directory" "$log" || true
+  rm -f "$log"
+  return "$rc"
+}
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 VPY=.venv/bin/python
@@ -28,19 +38,19 @@ VPY=.venv/bin/python
 if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "setup: NVIDIA GPU found; installing the CUDA build of PyTorch"
-    "$VPY" -m pip install -q torch
+    quiet_pip torch
   elif [ -n "$("$VPY" -m pip config get global.find-links 2>/dev/null || true)" ]; then
     echo "setup: installing the CPU build torch==2.13.0 from the local wheelhouse"
-    "$VPY" -m pip install -q torch==2.13.0
+    quiet_pip torch==2.13.0
   else
     echo "setup: installing the CPU build torch==2.13.0"
-    "$VPY" -m pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    quiet_pip torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
 
 stamp=".venv/.foley-installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing foley-assistant and its dependencies"
-  "$VPY" -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+  quiet_pip -e ".[dev]"
   "$VPY" -c "import engine, foley_app" && touch "$stamp"
 fi
