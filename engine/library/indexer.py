@@ -337,7 +337,20 @@ def _decoded(tasks: list[_Task], workers: int, features, hop: float, max_seconds
             yield t, prepare_file(*args(t))
         return
     queue = deque(tasks)
+    worked = False  # has any worker process ever delivered a result?
+    broken = False
     while queue:
+        if broken and not worked:  # the pool broke before its first result
+            log.warning(
+                "decoding worker processes could not start (a script calling index_library needs an "
+                "'if __name__ == \"__main__\":' guard; a frozen app needs multiprocessing.freeze_support()); "
+                "decoding in this process instead"
+            )
+            for t in queue:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield t, prepare_file(*args(t))
+            return
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init) as pool:
             inflight: deque[tuple[_Task, Future]] = deque()
@@ -350,9 +363,14 @@ def _decoded(tasks: list[_Task], workers: int, features, hop: float, max_seconds
                     try:
                         result = fut.result()
                     except BrokenProcessPool:
-                        yield t, FailedFile(t.found.path, t.found.size, t.found.mtime_ns, "the decoder crashed on this file")
+                        broken = True
                         queue.extendleft(reversed([x for x, _ in inflight]))
+                        if worked:  # workers ran fine until this file: it crashed the decoder
+                            yield t, FailedFile(t.found.path, t.found.size, t.found.mtime_ns, "the decoder crashed on this file")
+                        else:
+                            queue.appendleft(t)
                         break
+                    worked = True
                     yield t, result
                     if cancel is not None and cancel.is_set():
                         queue.clear()
