@@ -18,8 +18,9 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "mean": float(a.mean())}
 
 
-def measure(fn: Callable[[], object], repeats: int, warmup: int = 3) -> dict[str, dict[str, float]]:
-    """``{"wall": percentiles, "cpu": percentiles}`` of ``repeats`` calls after ``warmup`` untimed ones."""
+def measure(fn: Callable[[], object], repeats: int, warmup: int = 3,
+            summarize: Callable[[list[float]], dict[str, float]] = percentiles) -> dict[str, dict[str, float]]:
+    """``{"wall": summary, "cpu": summary}`` of ``repeats`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         fn()
     wall, cpu = [], []
@@ -28,4 +29,4 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 3) -> dict[str
         fn()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.thread_time() - c0)
-    return {"wall": percentiles(wall), "cpu": percentiles(cpu)}
+    return {"wall": summarize(wall), "cpu": summarize(cpu)}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.bench.timing import measure
 from engine.library.sound_index import SoundIndex
 from engine.library.store import Store
 from engine.library.vectors import HnswIndex, HnswParams, exact_search, quantize, write_chunk
@@ -183,12 +184,8 @@ def write_results(path: Path, results: dict) -> None:
 
 def run_all(out: Path, sizes: list[int], library: Path | None, work: Path) -> dict:
     """Every library figure in priority order, saved to ``out`` after each step (partial results survive)."""
-    import subprocess
-    import sys
-
     from engine.data.synthetic import write_video
     from engine.library.indexer import index_library
-    from engine.library.recommender import Recommender
 
     results: dict = json.loads(out.read_text()) if out.is_file() else {}
     results["machine"] = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
@@ -244,15 +241,7 @@ def run_all(out: Path, sizes: list[int], library: Path | None, work: Path) -> di
 
 def _cpu_and_wall(fn: Callable[[], object], repeats: int, warmup: int = 3) -> dict:
     """Wall-clock percentiles and this thread's CPU time percentiles (robust to a loaded machine)."""
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        c0, t0 = time.thread_time(), time.perf_counter()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.thread_time() - c0)
-    return {"wall": percentiles_ms(wall), "cpu": percentiles_ms(cpu)}
+    return measure(fn, repeats, warmup, summarize=percentiles_ms)
 
 
 def _recommender_figures(model, db: Path, video: Path, frames: list[np.ndarray], work: Path) -> dict:
