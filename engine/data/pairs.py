@@ -132,6 +132,12 @@ def balanced_pairs(
     n_neg = n_pairs // 2
     pos = _cycled(pool, n_pairs - n_neg, rng)
     neg_frames = _cycled(pool, n_neg, rng)
+    return _shuffled_pairs(cache, pool, pos, neg_frames, negatives, min_gap_s, rng)
+
+
+def _shuffled_pairs(cache: FeatureCache, pool: np.ndarray, pos: np.ndarray, neg_frames: np.ndarray,
+                    negatives: str, min_gap_s: int, rng: np.random.Generator) -> np.ndarray:
+    """Aligned pairs for ``pos``, negatives for ``neg_frames`` drawn from ``pool``, shuffled together."""
     neg_audio = _negative_audio(cache, pool, neg_frames, negatives, min_gap_s, rng)
     pairs = np.concatenate([_stack(pos, pos, 1), _stack(neg_frames, neg_audio, 0)])
     return pairs[rng.permutation(len(pairs))]
@@ -160,9 +166,7 @@ def eval_pairs(
         raise ConfigError(f"n_pairs must be at least 2 (got {n_pairs})")
     pos = rng.choice(pool, size=half, replace=False).astype(np.int64)
     neg_frames = rng.choice(pool, size=half, replace=False).astype(np.int64)
-    neg_audio = _negative_audio(cache, pool, neg_frames, negatives, min_gap_s, rng)
-    pairs = np.concatenate([_stack(pos, pos, 1), _stack(neg_frames, neg_audio, 0)])
-    return pairs[rng.permutation(len(pairs))]
+    return _shuffled_pairs(cache, pool, pos, neg_frames, negatives, min_gap_s, rng)
 
 
 def search_list(

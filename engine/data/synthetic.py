@@ -11,8 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.config import FeatureCfg
 
 SR = 48_000
 
@@ -185,7 +189,6 @@ def write_feature_cache(
     """
     from engine.config import FeatureCfg, to_dict
     from engine.data import cache as C
-    from engine.data.features import clips_from_wave, log_mel_batch, rms
 
     cfg = FeatureCfg()
     root = Path(root)
@@ -201,23 +204,38 @@ def write_feature_cache(
         video_id = f"vid{v:03d}"
         label = CLASSES[v % len(CLASSES)] if labelled else ""
         events = [None if rng.random() < silent_ratio else (label if labelled and rng.random() < 0.5 else str(rng.choice(CLASSES))) for _ in range(n)]
-        wave = np.zeros(n * SR, np.float32)
-        frames = np.full((n, cfg.image_size, cfg.image_size, 3), 24, np.uint8)
-        for k, ev in enumerate(events):
-            if ev is not None:
-                wave[k * SR : (k + 1) * SR] = event_sound(ev, 1.0, SR, variant=int(rng.integers(0, 3)))
-                s = cfg.image_size
-                draw_shape(frames[k], ev, rng.uniform(0.3, 0.7) * s, rng.uniform(0.3, 0.7) * s, s * 0.22)
-        wave += rng.normal(0, 1e-4, wave.shape).astype(np.float32)
-        clips = clips_from_wave(wave, np.arange(n), cfg)
-        levels = rms(clips).astype(np.float32)
-        name = C.shard_name(video_id)
-        tmp = C.new_shard_tmp(root, name)
-        np.save(tmp / "frames.npy", frames)
-        np.save(tmp / "mels.npy", log_mel_batch(clips, cfg))
-        np.save(tmp / "rms.npy", levels)
-        C.commit_shard(root, name, tmp, {"video_id": video_id, "seconds": n, "events": [e or "" for e in events]})
+        name, levels = write_feature_shard(root, video_id, events, rng, cfg, noise=1e-4)
         for k in range(n):
             rows.append(C.ManifestRow(len(rows), video_id, k, label, split, float(levels[k]), name, k))
     C.write_index(root, rows, {"features": to_dict(cfg), "source": "synthetic.write_feature_cache", "seed": seed})
     return root
+
+
+def write_feature_shard(root: Path, video_id: str, events: Sequence[str | None], rng: np.random.Generator,
+                        cfg: FeatureCfg, noise: float = 1e-4) -> tuple[str, np.ndarray]:
+    """Write one synthetic video's shard (frames, log-mels, levels) into a cache; ``(shard name, levels)``.
+
+    Second k shows ``events[k]``'s shape at a random position and holds its sound; ``None`` is blank
+    and silent. Room noise of standard deviation ``noise`` is added to the whole track.
+    """
+    from engine.data import cache as C
+    from engine.data.features import clips_from_wave, log_mel_batch, rms
+
+    n, s = len(events), cfg.image_size
+    wave = np.zeros(n * SR, np.float32)
+    frames = np.full((n, s, s, 3), 24, np.uint8)
+    for k, ev in enumerate(events):
+        if ev is not None:
+            wave[k * SR : (k + 1) * SR] = event_sound(ev, 1.0, SR, variant=int(rng.integers(0, 3)))
+            draw_shape(frames[k], ev, rng.uniform(0.3, 0.7) * s, rng.uniform(0.3, 0.7) * s, s * 0.22)
+    wave += rng.normal(0, noise, wave.shape).astype(np.float32)
+    clips = clips_from_wave(wave, np.arange(n), cfg)
+    levels = rms(clips).astype(np.float32)
+    name = C.shard_name(video_id)
+    tmp = C.new_shard_tmp(Path(root), name)
+    np.save(tmp / "frames.npy", frames)
+    np.save(tmp / "mels.npy", log_mel_batch(clips, cfg))
+    np.save(tmp / "rms.npy", levels)
+    C.commit_shard(Path(root), name, tmp, {"video_id": video_id, "seconds": n, "events": [e or "" for e in events]})
+    return name, levels
+

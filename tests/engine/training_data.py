@@ -15,8 +15,7 @@ import numpy as np
 
 from engine.config import FeatureCfg, ModelCfg, TrainCfg, to_dict
 from engine.data import cache as C
-from engine.data.features import clips_from_wave, log_mel_batch, rms
-from engine.data.synthetic import CLASSES, SR, draw_shape, event_sound
+from engine.data.synthetic import CLASSES, write_feature_shard
 from engine.presets import get_preset, train_defaults
 
 FEATURES = FeatureCfg(image_size=64)  # frames cached at 64x64: small and fast for tests
@@ -28,27 +27,13 @@ def write_class_cache(root: Path, per_split: dict[str, tuple[int, int]] | None =
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / "shards").mkdir(parents=True, exist_ok=True)
-    s = FEATURES.image_size
     rows: list[C.ManifestRow] = []
     v = 0
     for split, (n_videos, n) in per_split.items():
         for _ in range(n_videos):
             label = CLASSES[v % len(CLASSES)]
             video_id = f"{split}{v:03d}"
-            wave = np.zeros(n * SR, np.float32)
-            frames = np.full((n, s, s, 3), 24, np.uint8)
-            for k in range(n):
-                wave[k * SR : (k + 1) * SR] = event_sound(label, 1.0, SR, variant=int(rng.integers(0, 3)))
-                draw_shape(frames[k], label, rng.uniform(0.3, 0.7) * s, rng.uniform(0.3, 0.7) * s, s * 0.22)
-            wave += rng.normal(0, 1e-3, wave.shape).astype(np.float32)
-            clips = clips_from_wave(wave, np.arange(n), FEATURES)
-            levels = rms(clips).astype(np.float32)
-            name = C.shard_name(video_id)
-            tmp = C.new_shard_tmp(root, name)
-            np.save(tmp / "frames.npy", frames)
-            np.save(tmp / "mels.npy", log_mel_batch(clips, FEATURES))
-            np.save(tmp / "rms.npy", levels)
-            C.commit_shard(root, name, tmp, {"video_id": video_id, "seconds": n})
+            name, levels = write_feature_shard(root, video_id, [label] * n, rng, FEATURES, noise=1e-3)
             rows += [C.ManifestRow(len(rows) + k, video_id, k, label, split, float(levels[k]), name, k) for k in range(n)]
             v += 1
     C.write_index(root, rows, {"features": to_dict(FEATURES), "source": "tests.engine.training_data", "seed": seed})
