@@ -10,7 +10,8 @@
 # Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
 # clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz with both streams starting at 0 and
 # the audio moved by its measured start offset, minus the first SKIP_S seconds (loading screens).
-# Game music is off everywhere (sound effects and ambience only). Outputs: OUT_DIR/<name>.mp4 and
+# Game music is off everywhere (sound effects and ambience only). Clips are numbered after the
+# ones already in OUT_DIR, so running a mode again adds clips. Outputs: OUT_DIR/<name>.mp4 and
 # OUT_DIR/manifest.csv (clip, game, scenario, seed, side1, side2, seconds, ended_early).
 # Environment: REC_WORK (scratch, default /tmp/foley-rec), CAPTURE_FPS (10), SKIP_S (4), DISPLAY_NUM (96).
 # Cost: real time (a 150-s clip takes ~160 s wall) and about one core per recording.
@@ -36,6 +37,10 @@ manifest_row() {  # manifest_row OUT_DIR clip game scenario seed side1 side2 sec
   local m="$1/manifest.csv"; shift
   [ -f "$m" ] || echo "clip,game,scenario,seed,side1,side2,seconds,ended_early" >"$m"
   (IFS=,; echo "$*") >>"$m"
+}
+
+next_index() {  # next_index OUT_DIR PREFIX -> the first free clip number, so a re-run adds clips instead of overwriting
+  local i=0; while [ -e "$(printf "%s/%s%03d.mp4" "$1" "$2" "$i")" ]; do i=$((i + 1)); done; echo "$i"
 }
 
 clip_seconds() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" | python3 -c "import sys; print(int(float(sys.stdin.read())))"; }
@@ -72,7 +77,8 @@ case "$cmd" in
     fi
     mapfile -t maps < <(grep -h '^ *id=multiplayer_' /usr/share/games/wesnoth/1.16/data/multiplayer/scenarios/2p_*.cfg \
       | sed 's/ *id=//' | sort -u)
-    for i in $(seq 0 $((n - 1))); do
+    first=$(next_index "$out" wesrec)
+    for i in $(seq "$first" $((first + n - 1))); do
       seed=$((RANDOM + 2000)); map=${maps[$((RANDOM % ${#maps[@]}))]}
       s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
       name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
@@ -100,7 +106,8 @@ case "$cmd" in
 
   warzone)
     out=$1; n=${2:-2}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"
-    for i in $(seq 0 $((n - 1))); do
+    first=$(next_index "$out" wzrec)
+    for i in $(seq "$first" $((first + n - 1))); do
       map=${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}
       ai1=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}; ai2=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}
       name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
@@ -112,8 +119,12 @@ case "$cmd" in
  "player_1": {"team": 1, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai2"}}
 EOF
       log "$name: $map $ai1 vs $ai2"
-      # dismiss the "Campaign videos are missing" notice (top centre) once the game is up
-      (sleep 12; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 563 80 click 1 mousemove 512 700 2>/dev/null || true) &
+      # --autogame runs the game at up to 500x speed (gameTimeSetMod(500) in the engine), so the
+      # clock would race through a game in seconds: reset it to real time with the game's own
+      # "Reset Game Speed" key (Ctrl+Backspace) as soon as the map is up (pressed a few times,
+      # loading takes 4-10 s), and dismiss the "Campaign videos are missing" notice (top centre)
+      (for t in 4 3 3 3 3 4; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 512 400 key ctrl+BackSpace 2>/dev/null || true; done
+       for t in 2 8; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 mousemove 512 700 2>/dev/null || true; done) &
       record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
         --skirmish="$name.json" --autogame

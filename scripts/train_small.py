@@ -5,7 +5,7 @@ for a batch of 32 on this machine). Used because the CPU share available on the 
 build machine allowed only ~250 compact steps in the session. Same trainer, paper defaults
 (engine.presets.train_defaults) plus the overrides given; ``--resume`` continues a killed run.
 
-    python scripts/train_small.py --preset m5 --data DATASET --out RUN [--lr 0.01] [--skip-silent] [--max-steps N] [--resume]
+    python scripts/train_small.py --preset m5 --data DATASET --out RUN [--lr 0.01] [--skip-silent] [--max-steps N] [--epochs N] [--resume]
 """
 
 from __future__ import annotations
@@ -34,11 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-silent", action="store_true")
     ap.add_argument("--pairs-per-epoch", type=int, default=3200)
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=None, help="epochs in all (default: the paper's 100, with early stopping)")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = train_defaults(small(args.preset), "gameplay")
-    cfg = replace(cfg, pairs_per_epoch=args.pairs_per_epoch, skip_silent=args.skip_silent, **({"lr": args.lr} if args.lr else {}))
+    overrides = {"lr": args.lr} if args.lr else {}
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    cfg = replace(cfg, pairs_per_epoch=args.pairs_per_epoch, skip_silent=args.skip_silent, **overrides)
     opts = RunOptions(device="cpu", resume=args.resume, max_steps=args.max_steps, checkpoint_every_minutes=5.0,
                       progress=False, preset=args.preset, variant="small")
     res = train(cfg, args.data, args.out, opts)
