@@ -317,6 +317,7 @@ class MainWindow(QMainWindow):
         if plan.needs_indexing:
             self.sounds.set_banner("Indexing the sound library\u2026 recommendations follow")
             self._early_at = 0.1  # first run: show a list from the part indexed so far, see _on_index_progress
+            self.library.prebuilt = plan.prebuilt_index
             self.start_indexing(commit_segments=EARLY_COMMIT_SEGMENTS)
         else:
             self.engine.load(plan.model, plan.db_dir, self.settings.device)

@@ -27,6 +27,7 @@ class LaunchPlan:
     demo: bool = False  # the bundled demo is in use
     needs_indexing: bool = False  # the index is missing: build it before ranking
     problems: list[str] = field(default_factory=list)
+    prebuilt_index: Path | None = None  # shipped index of the demo library, installed before the first indexing
 
 
 def plan_launch(
@@ -43,6 +44,7 @@ def plan_launch(
     demo_library: Path | None,
     user_db: Path,
     demo_db: Path,
+    demo_index: Path | None = None,
 ) -> LaunchPlan:
     """Decide model, index, library folders and video. Arguments win over settings, settings over the demo."""
     problems: list[str] = []
@@ -83,4 +85,5 @@ def plan_launch(
     if video_path is None and project is None and demo and demo_video is not None:
         video_path = demo_video
     needs_indexing = db_dir is not None and not (Path(db_dir) / INDEX_MARKER).is_file() and bool(roots)
-    return LaunchPlan(model_path, db_dir, roots, video_path, project, demo, needs_indexing, problems)
+    prebuilt = demo_index if demo and needs_indexing else None
+    return LaunchPlan(model_path, db_dir, roots, video_path, project, demo, needs_indexing, problems, prebuilt)

@@ -28,18 +28,25 @@ def default_db_dir() -> Path:
 
 
 def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int, cancel,  # noqa: ANN001, ANN201
-                 progress):  # noqa: ANN001
+                 progress, prebuilt: Path | None = None):  # noqa: ANN001
     """Load a model instance of our own and index ``roots`` into ``db_dir`` (worker thread).
 
     ``commit_segments``: a smaller value commits (and so exposes to readers) more often.
+    ``prebuilt``: a shipped index of the one root, installed first if it fits the model (the pass
+    that follows then only checks the files).
     """
     from engine.api import index_library
+    from engine.library.prebuilt import install_prebuilt
     from engine.models import AVModel
     from foley_app.controllers.engine import resolve_device
 
     dev = resolve_device(device)
     model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
     t0 = time.perf_counter()
+    if prebuilt is not None and len(roots) == 1 and not is_index_dir(db_dir):
+        result = install_prebuilt(Path(prebuilt), Path(roots[0]), Path(db_dir), model.model_id)
+        if not result.installed:
+            log.warning("pre-built index not used, indexing normally: %s", result.reason)
     report = index_library([Path(r) for r in roots], model, Path(db_dir), workers=2, progress=False,
                            cancel=cancel, on_progress=progress, commit_segments=commit_segments)
     log.info("indexing took %.1f s", time.perf_counter() - t0)
@@ -59,6 +66,7 @@ class LibraryController(QObject):
         super().__init__(parent)
         self.roots: list[Path] = []
         self.db_dir: Path | None = None
+        self.prebuilt: Path | None = None  # a shipped index for the next (first) run, see run_indexing
         self._worker: Worker | None = None
 
     @property
@@ -69,8 +77,9 @@ class LibraryController(QObject):
         """Start indexing the roots; False if already running or nothing to index."""
         if self._worker is not None or not self.roots or self.db_dir is None:
             return False
+        prebuilt, self.prebuilt = self.prebuilt, None  # used once: later runs index what the user changed
         worker = run_in_pool(run_indexing, self._on_done, self._on_failed, list(self.roots), Path(model_path),
-                             self.db_dir, device, commit_segments, on_progress=self.progress.emit)
+                             self.db_dir, device, commit_segments, on_progress=self.progress.emit, prebuilt=prebuilt)
         worker.signals.done.connect(self._on_worker_done)
         self._worker = worker
         self.started.emit()
