@@ -170,7 +170,7 @@ def read_manifest(folder: Path) -> dict:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise SoundIndexError(f"{path}: {path.stat().st_size} bytes, too big for a pre-built index manifest")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SoundIndexError(f"{path}: pre-built index manifest missing or unreadable ({exc}); "
                               "rebuild it with scripts/build_demo_index.py") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -270,6 +270,9 @@ def install_prebuilt(artefact: Path, library_root: Path, db_dir: Path, model_id:
         built = read_prebuilt(artefact)
     except EngineError as exc:
         return InstallResult(False, str(exc))
+    except Exception as exc:  # an optional speed-up: whatever is wrong with it, index normally
+        log.warning("pre-built index %s unreadable", artefact, exc_info=True)
+        return InstallResult(False, f"{artefact}: unreadable pre-built index ({exc.__class__.__name__}: {exc})")
     if built.model_id != model_id:
         return InstallResult(False, f"the pre-built index is for model {built.model_id}, the model in use is {model_id}")
     if (built.hop, built.max_seconds_per_file) != (HOP_SECONDS, MAX_SECONDS_PER_FILE):
@@ -288,7 +291,9 @@ def install_prebuilt(artefact: Path, library_root: Path, db_dir: Path, model_id:
         _build(built, root, tmp)
         _fsync_tree(tmp)
         os.replace(tmp, db_dir)  # the index appears whole or not at all
-    except (OSError, sqlite3.Error, EngineError) as exc:
+    except Exception as exc:  # OSError, sqlite3.Error, EngineError, or a bug: never a half index, never a crash
+        if not isinstance(exc, (OSError, sqlite3.Error, EngineError)):
+            log.warning("installing the pre-built index failed", exc_info=True)
         shutil.rmtree(tmp, ignore_errors=True)
         return InstallResult(False, f"could not install the pre-built index at {db_dir} ({exc})")
     seconds = time.perf_counter() - t0

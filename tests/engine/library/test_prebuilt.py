@@ -182,6 +182,19 @@ def test_corrupt_artefact_is_refused_and_target_untouched(built, moved_library: 
         assert not list(db.parent.glob(".*tmp")), what
 
 
+def test_a_failure_mid_install_leaves_no_index(built, moved_library: Path, model, tmp_path: Path, monkeypatch) -> None:
+    import engine.library.prebuilt as prebuilt
+
+    def crash(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prebuilt, "_fsync_tree", crash)  # after the index is written, before the rename
+    db = tmp_path / "user" / "demo-library"
+    result = install_prebuilt(built[2], moved_library, db, model.model_id)
+    assert not result.installed and "No space left" in result.reason
+    assert not db.exists() and list(db.parent.iterdir()) == []  # no half index, no temp folder
+
+
 def test_existing_index_is_never_replaced(built, moved_library: Path, model, tmp_path: Path) -> None:
     db = tmp_path / "db"
     write_wav(tmp_path / "own" / "x.wav", "circle", 1.0)
@@ -220,3 +233,4 @@ def test_committed_demo_index_matches_the_default_model_and_demo_library() -> No
         pytest.skip("no default model or demo library in this checkout")
     model_id = read_payload(model)["model_id"]
     assert stale_reasons(art, library, model_id) == [], "rebuild it: .venv/bin/python scripts/build_demo_index.py"
+    assert len(read_prebuilt(art).files) == sum(p.is_file() for p in library.rglob("*"))  # installable: passes every check
