@@ -57,13 +57,24 @@ def setup_logging(folder: Path | None = None) -> Path | None:
         return None
 
 
-def install_excepthook(log_file: Path | None) -> None:
-    """Unexpected exceptions are logged and shown (with where the log is) instead of killing the app."""
+def install_excepthook(log_file: Path | None, interactive: bool = True, exit_=os._exit) -> None:
+    """Unexpected exceptions are logged and shown (with where the log is) instead of killing the app.
+
+    Not ``interactive`` (``--smoke-test``, or no real screen): nobody can close a message box, so a
+    modal one would hang the process. The error goes to stderr and the process exits with 1.
+    """
     showing = [False]
 
     def hook(exc_type, exc, tb) -> None:  # noqa: ANN001
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         logging.getLogger("foley_app.crash").error("unexpected error:\n%s", text)
+        if not interactive:
+            sys.stderr.write(f"foley-app: unexpected error: {exc_type.__name__}: {exc} (details: {log_file})\n")
+            sys.stderr.flush()
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            exit_(1)
+            return
         if showing[0]:
             return
         from PySide6.QtWidgets import QApplication, QMessageBox
@@ -89,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                          "session, or use 'foley-engine' on the command line\n")
         return 1
     log_file = setup_logging()
-    install_excepthook(log_file)
+    install_excepthook(log_file, interactive=args.smoke_test is None and os.environ.get("QT_QPA_PLATFORM") != "offscreen")
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 

@@ -97,6 +97,23 @@ def test_excepthook_logs_and_shows(qtbot, tmp_path: Path, boxes, monkeypatch) ->
     assert kind == "critical" and "boom in a slot" in text and str(log_file) in text
 
 
+def test_excepthook_without_a_screen_exits_instead_of_a_modal_box(qtbot, tmp_path: Path, boxes, monkeypatch, capsys) -> None:
+    """--smoke-test / offscreen: a modal box would hang with nobody to close it; exit 1 instead."""
+    from foley_app.main import install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    codes: list[int] = []
+    install_excepthook(tmp_path / "foley-app.log", interactive=False, exit_=codes.append)
+    try:
+        raise ValueError("broken before the window")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    assert codes == [1]
+    assert boxes.shown == []
+    err = capsys.readouterr().err
+    assert "ValueError: broken before the window" in err and "foley-app.log" in err
+
+
 def test_save_asks_before_overwriting_another_windows_save(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     """Two windows on one project: the later Save asks instead of silently dropping the other's work."""
     from foley_app.commands import AddTrack
