@@ -82,6 +82,9 @@ def index_cmd(
     workers: int = typer.Option(2, "--workers", "-w", help="Decoding processes (0 = decode in this process)."),
     max_seconds_per_file: float = typer.Option(600.0, "--max-seconds-per-file", help="Index only the start of longer files."),
     reembed: bool = typer.Option(False, "--reembed", help="Drop all vectors and embed everything again with this model."),
+    prebuilt: Path = typer.Option(None, "--prebuilt", help="A pre-built index of the (one) library folder for this model "
+                                  "(scripts/build_demo_index.py): installed first when --db holds no index yet; "
+                                  "the normal pass then checks every file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Index sound folders: new and changed files are embedded, deleted ones dropped."""
@@ -93,11 +96,30 @@ def index_cmd(
         torch.set_num_threads(1)
     try:
         m = _model(model)
+        if prebuilt is not None:
+            _install_prebuilt(prebuilt, library_dirs, _db(db), m.model_id)
         report = index_library(list(library_dirs), m, _db(db), workers=workers, progress=not quiet,
                                max_seconds_per_file=max_seconds_per_file, reembed=reembed)
     except EngineError as exc:
         _fail(exc)
     typer.echo(report.summary())
+
+
+def _install_prebuilt(artefact: Path, library_dirs: list[Path], db: Path, model_id: str) -> None:
+    """Install a pre-built index before indexing; say why when it is not used (never fatal)."""
+    from engine.library.paths import DB_FILE
+    from engine.library.prebuilt import install_prebuilt
+
+    if (db / DB_FILE).exists():
+        return  # an index is already there: the normal pass updates it
+    if len(library_dirs) != 1:
+        typer.echo("pre-built index not used: it describes one library folder, and several were given")
+        return
+    result = install_prebuilt(artefact, library_dirs[0], db, model_id)
+    if result.installed:
+        typer.echo(f"pre-built index installed: {result.files} files, {result.segments} segments in {result.seconds:.1f} s")
+    else:
+        typer.echo(f"pre-built index not used: {result.reason}")
 
 
 def recommend_cmd(

@@ -234,3 +234,21 @@ def test_committed_demo_index_matches_the_default_model_and_demo_library() -> No
     model_id = read_payload(model)["model_id"]
     assert stale_reasons(art, library, model_id) == [], "rebuild it: .venv/bin/python scripts/build_demo_index.py"
     assert len(read_prebuilt(art).files) == sum(p.is_file() for p in library.rglob("*"))  # installable: passes every check
+
+
+def test_cli_index_installs_the_prebuilt_index_then_checks_every_file(built, moved_library: Path, model_file: Path, tmp_path: Path) -> None:
+    """`foley-engine index DIR --prebuilt ART` (scripts/demo's headless path): installed, nothing to embed."""
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    db = tmp_path / "cli-db"
+    result = CliRunner().invoke(app, ["index", str(moved_library), "--db", str(db), "--model", str(model_file),
+                                      "--prebuilt", str(built[2]), "--workers", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "pre-built index installed: 6 files" in result.output
+    assert "0 added" in result.output and "6 files" in result.output
+    other = CliRunner().invoke(app, ["index", str(moved_library), "--db", str(tmp_path / "db2"), "--model", str(model_file),
+                                     "--prebuilt", str(tmp_path / "missing"), "--workers", "0", "--quiet"])
+    assert other.exit_code == 0, other.output
+    assert "pre-built index not used" in other.output and "6 added" in other.output
