@@ -65,13 +65,19 @@ audio_start() {  # audio_start FILE -> when the first audio sample was captured,
   # ffmpeg's pulse input stamps each packet with (arrival time - reported latency). The first
   # packets of a stream arrive unevenly and their stamps were measured 0.15-0.8 s off, while the
   # later ones agree with (start + samples so far / rate) to a few ms: take the median of
-  # (packet time - audio duration before it) over all packets.
-  ffprobe -v error -select_streams a:0 -show_entries packet=pts_time,duration_time -of csv=p=0 "$1" | python3 -c "
+  # (packet time - audio duration before it) over all packets. The duration before a packet is
+  # counted in SAMPLES (packet bytes / (2 bytes x channels) for the s16 capture): Matroska stores
+  # packet durations rounded to 1 ms (0.042 s for a 2048-sample packet of 42.67 ms), and summing
+  # those drifts 1.6 % behind the audio, which put the median (and so the sound) 0.8 % of the clip
+  # length late: 2.3 s on a 300-s clip. (Found and fixed in the second recording session.)
+  local ch; ch=$(ffprobe -v error -select_streams a:0 -show_entries stream=channels -of csv=p=0 "$1")
+  ffprobe -v error -select_streams a:0 -show_entries packet=pts_time,size -of csv=p=0 "$1" | python3 -c "
 import statistics, sys
+rate, frame_bytes = 48000, 2 * int('$ch')
 n, est = 0.0, []
 for line in sys.stdin:
-    p, d = (float(x) for x in line.strip().split(',')[:2])
-    est.append(p - n); n += d
+    p, size = line.strip().split(',')[:2]
+    est.append(float(p) - n); n += int(size) / frame_bytes / rate
 print(f'{statistics.median(est):.6f}')"
 }
 
