@@ -2,7 +2,10 @@
 
 The old estimate was late by (raw audio length / 2) x 0.015625 s; the raw length is recovered from the
 clip (audio duration - applied delay + SKIP_S). Writes CLIP.mp4 in place (original kept as *.orig.mp4),
-and a row per clip to audio_fix.csv."""
+and a row per clip to audio_fix.csv.
+
+    python3 scripts/recording/fix_audio_bias.py CLIPS_DIR RECORDING_LOG   # the log record_gameplay.sh printed
+"""
 import csv, re, subprocess, sys
 from pathlib import Path
 folder, log = Path(sys.argv[1]), Path(sys.argv[2])
