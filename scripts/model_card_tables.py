@@ -4,7 +4,7 @@
     python scripts/model_card_tables.py resources/models/eval/m5 resources/models/eval/m1 ...
 
 Each folder holds ``eval.json`` (foley-engine evaluate) and ``library_eval.json`` (foley-engine
-evaluate-library). Numbers are copied, never recomputed.
+evaluate-library on the test split; ``library_eval_val.json`` on the validation split). Numbers are copied, never recomputed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,30 @@ def tk(block: dict, level: str) -> str:
     sub = (block or {}).get(level) or {}
     t = sub.get("topk", sub)
     return " / ".join(pct(t.get(k)) for k in ("1", "5", "10")) if t else "n/a"
+
+
+def library_table(dirs: list[str], file: str, title: str) -> None:
+    """One table of ``foley-engine evaluate-library`` results: baselines once, then each run's rankings."""
+    libs = [(Path(d).name, json.loads((Path(d) / file).read_text())) for d in dirs if (Path(d) / file).exists()]
+    if not libs:
+        return
+    l0 = libs[0][1]
+    print(f"### {title} ({l0['queries']} labelled seconds, {l0['library']['files']} library files, "
+          f"{l0['library']['categories']} categories)\n")
+    print("| run / ranking | Sample-level top-1 / 5 / 10 (%) | Category-level top-1 / 5 / 10 (%) | distinct top-10 lists |\n|---|---|---|---|")
+    shown_baselines = False
+    for name, rep in libs:
+        for rname, res in rep["rankings"].items():
+            is_model = rname.startswith("model")
+            if not is_model and shown_baselines:
+                continue
+            label = f"{name}: {rname}" if is_model else rname
+            div = f"{rep['diversity']['distinct_topk_lists']} of {rep['diversity']['queries']}" if rname == "model" else ""
+            s = " / ".join(pct(res["sample"][k]) for k in ("1", "5", "10"))
+            c = " / ".join(pct(res["category"][k]) for k in ("1", "5", "10"))
+            print(f"| {label} | {s} | {c} | {div} |")
+        shown_baselines = True
+    print()
 
 
 def main(dirs: list[str]) -> int:
@@ -50,25 +74,8 @@ def main(dirs: list[str]) -> int:
                       f"{tk(r['image_blind'], 'sample')} | {r['image_blind']['sample']['median_rank']:.1f} |")
         print(f"| chance | - | - | - | {tk(r0['chance'], 'category')} | {tk(r0['chance'], 'sample')} | "
               f"{r0['chance']['sample'].get('median_rank', float('nan')):.1f} |\n")
-    libs = [(Path(d).name, json.loads((Path(d) / "library_eval.json").read_text())) for d in dirs if (Path(d) / "library_eval.json").exists()]
-    if libs:
-        l0 = libs[0][1]
-        print(f"### (c) Library recommendations vs. the sounds Wesnoth played ({l0['queries']} labelled test seconds, "
-              f"{l0['library']['files']} library files, {l0['library']['categories']} categories)\n")
-        print("| run / ranking | Sample-level top-1 / 5 / 10 (%) | Category-level top-1 / 5 / 10 (%) | distinct top-10 lists |\n|---|---|---|---|")
-        shown_baselines = False
-        for name, rep in libs:
-            for rname, res in rep["rankings"].items():
-                is_model = rname.startswith("model")
-                if not is_model and shown_baselines:
-                    continue
-                label = f"{name}: {rname}" if is_model else rname
-                div = f"{rep['diversity']['distinct_topk_lists']} of {rep['diversity']['queries']}" if rname == "model" else ""
-                s = " / ".join(pct(res["sample"][k]) for k in ("1", "5", "10"))
-                c = " / ".join(pct(res["category"][k]) for k in ("1", "5", "10"))
-                print(f"| {label} | {s} | {c} | {div} |")
-            shown_baselines = True
-        print()
+    library_table(dirs, "library_eval.json", "(c) Library recommendations vs. the sounds Wesnoth played (test maps)")
+    library_table(dirs, "library_eval_val.json", "(d) The same on the validation maps (used to choose the shipped model)")
     return 0
 
 

@@ -203,7 +203,7 @@ def render_markdown(report: dict) -> str:
     head = "| ranking | " + " | ".join(f"sample top-{k}" for k in ks) + " | " + " | ".join(f"category top-{k}" for k in ks) + " |"
     lines = [
         f"# Library recommendation evaluation ({report['library']['files']} library files, "
-        f"{report['library']['categories']} categories, {report['queries']} labelled test seconds "
+        f"{report['library']['categories']} categories, {report['queries']} labelled evaluation seconds "
         f"in {len(report['clips'])} clips)",
         "",
         f"Checkpoint `{report.get('checkpoint', '')}` (model {report.get('model_id', '')}); split: {report['split_source']}.",
