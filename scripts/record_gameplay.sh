@@ -78,8 +78,8 @@ case "$cmd" in
     fi
     mapfile -t maps < <(grep -h '^ *id=multiplayer_' /usr/share/games/wesnoth/1.16/data/multiplayer/scenarios/2p_*.cfg \
       | sed 's/ *id=//' | sort -u)
-    first=$(next_index "$out" wesrec)
-    for i in $(seq "$first" $((first + n - 1))); do
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" wesrec)
       seed=$((RANDOM + 2000)); map=${maps[$((RANDOM % ${#maps[@]}))]}
       s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
       name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
@@ -107,8 +107,8 @@ case "$cmd" in
 
   warzone)
     out=$1; n=${2:-2}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"
-    first=$(next_index "$out" wzrec)
-    for i in $(seq "$first" $((first + n - 1))); do
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" wzrec)
       map=${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}
       ai1=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}; ai2=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}
       name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
