@@ -5,16 +5,16 @@
 #   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-small)
 #   scripts/train_default_model.sh train PRESET [OPTS]             # foley-engine train, compact variant (RUN_NAME=...)
 #   scripts/train_default_model.sh index RUN_DIR [all]             # index Wesnoth's sounds (and the whole library)
-#   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library
+#   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library (test and val maps)
 #
-# What was run in this session (05:18-06:10 UTC, a shared 2-core CPU):
-#   scripts/train_default_model.sh small m5 m5-small --lr 0.01 --skip-silent     # shipped (best of 6 epochs: 5)
-#   scripts/train_default_model.sh small m5 m5-small-noskip --lr 0.01          # skip-silent comparison, 6 epochs
-#   scripts/train_default_model.sh small m3 m3-small --lr 0.01 --skip-silent     # (nice 5) 1 epoch
-#   scripts/train_default_model.sh small m1 m1-small --lr 0.01 --skip-silent     # (nice 5) 2 epochs
-#   RUN_NAME=m5-lr01 scripts/train_default_model.sh train m5 --skip-silent --lr 0.01   # compact, 1 epoch
-#   RUN_NAME=m5 scripts/train_default_model.sh train m5 --skip-silent            # compact, lr 0.001, 1 epoch
-#   then for each run: index RUN_DIR; eval RUN_DIR; kill -TERM stops a run with a checkpoint,
+# What was run (CPU; see resources/models/MODEL_CARD.md):
+#   session 2, 07:00-08:09 UTC, three runs side by side, stopped after epoch 16 (then kill -TERM):
+#     scripts/train_default_model.sh small m5 m5-e30 --lr 0.01 --skip-silent --epochs 30   # shipped: best = epoch 5
+#     scripts/train_default_model.sh small m3 m3-e30 --lr 0.01 --skip-silent --epochs 30
+#     scripts/train_default_model.sh small m1 m1-e30 --lr 0.01 --skip-silent --epochs 30
+#   and after them: small m5 m5-noskip-e16 --lr 0.01 --epochs 16; small m1 m1-lr001-e16 --lr 0.001 --skip-silent --epochs 16
+#   session 1: small m5 m5-small-noskip --lr 0.01 (6 epochs); RUN_NAME=m5-lr01 ... train m5 --skip-silent --lr 0.01 (compact, 1 epoch)
+#   then for each run: index RUN_DIR; eval RUN_DIR. kill -TERM stops a run with a checkpoint;
 #   running the same line again resumes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +53,9 @@ case "$cmd" in
     "$FE" evaluate -c "$run/best.pt" -d "$DATA" --split test --per-video 40 --skip-silent --device cpu -o "$run/eval"
     "$FE" evaluate-library -c "$run/best.pt" --videos "$CLIPS" --labels-glob '*_labels.tsv' \
       --library-db "$run/index-wesnoth" --split-from "$DATA" -o "$run/eval"
+    # the same on the validation maps: the library task may choose the shipped model, the test maps may not
+    "$FE" evaluate-library -c "$run/best.pt" --videos "$CLIPS" --labels-glob '*_labels.tsv' \
+      --library-db "$run/index-wesnoth" --split-from "$DATA" --split val -o "$run/eval-val"
     ;;
   *) sed -n '2,8p' "$0"; exit 2 ;;
 esac
