@@ -2,7 +2,7 @@
 # The exact commands that trained and evaluated the shipped default model (resources/models/default.pt)
 # and the comparison runs in resources/models/eval/ (see MODEL_CARD.md). CPU only (no GPU was lent).
 #
-#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-small)
+#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-e30)
 #   scripts/train_default_model.sh train PRESET [OPTS]             # foley-engine train, compact variant (RUN_NAME=...)
 #   scripts/train_default_model.sh index RUN_DIR [all]             # index Wesnoth's sounds (and the whole library)
 #   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library (test and val maps)
