@@ -152,21 +152,16 @@ def corrupt_copies(art: Path, tmp: Path):
     d = copy("no-vectors")
     (d / VECTORS).unlink()
     yield "missing vectors", d
-    d = copy("escape")
-    data = json.loads((d / MANIFEST).read_text())
-    data["files"][0]["path"] = "../../etc/passwd"
-    (d / MANIFEST).write_text(json.dumps(data))
-    yield "path outside the library", d
-    d = copy("count")
-    data = json.loads((d / MANIFEST).read_text())
-    data["files"][0]["n_segments"] += 1
-    (d / MANIFEST).write_text(json.dumps(data))
-    yield "segment count", d
-    d = copy("nan")
-    data = json.loads((d / MANIFEST).read_text())
-    data["files"][0]["duration"] = "long"
-    (d / MANIFEST).write_text(json.dumps(data))
-    yield "wrong type", d
+    def with_first_file(name: str, key: str, value) -> Path:  # noqa: ANN001
+        d = copy(name)
+        data = json.loads((d / MANIFEST).read_text())
+        data["files"][0][key] = value(data["files"][0][key]) if callable(value) else value
+        (d / MANIFEST).write_text(json.dumps(data))
+        return d
+
+    yield "path outside the library", with_first_file("escape", "path", "../../etc/passwd")
+    yield "segment count", with_first_file("count", "n_segments", lambda n: n + 1)
+    yield "wrong type", with_first_file("nan", "duration", "long")
     yield "missing folder", tmp / "does-not-exist"
 
 
