@@ -73,8 +73,9 @@ class IndexReport:
             f"  library: {self.files} files, {self.segments} segments, {self.hours:.2f} h of audio",
             f"  this run: {self.added} added, {self.updated} re-embedded, {self.moved} moved, {self.removed} removed, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped",
-            f"  embedded {self.embedded_segments} segments from {self.audio_seconds / 3600:.2f} h in {self.wall_seconds:.1f} s "
-            f"({self.realtime_factor:.0f}x real time)",
+            (f"  embedded {self.embedded_segments} segments from {self.audio_seconds / 3600:.2f} h in {self.wall_seconds:.1f} s "
+             f"({self.realtime_factor:.0f}x real time)") if self.embedded_segments else
+            f"  nothing to embed: every file is up to date ({self.wall_seconds:.1f} s)",
         ]
         if self.truncated:
             lines.append(f"  {len(self.truncated)} long files indexed only up to --max-seconds-per-file")

@@ -242,7 +242,7 @@ def test_cli_index_installs_the_prebuilt_index_then_checks_every_file(built, mov
                                       "--prebuilt", str(built[2]), "--workers", "0", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "pre-built index installed: 6 files" in result.output
-    assert "0 added" in result.output and "6 files" in result.output
+    assert "0 added" in result.output and "6 files" in result.output and "nothing to embed" in result.output
     other = CliRunner().invoke(app, ["index", str(moved_library), "--db", str(tmp_path / "db2"), "--model", str(model_file),
                                      "--prebuilt", str(tmp_path / "missing"), "--workers", "0", "--quiet"])
     assert other.exit_code == 0, other.output
