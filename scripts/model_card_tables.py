@@ -39,7 +39,7 @@ def library_table(dirs: list[str], file: str, title: str) -> None:
     shown_baselines = False
     for name, rep in libs:
         for rname, res in rep["rankings"].items():
-            is_model = rname.startswith("model")
+            is_model = rname.startswith("model") or rname.startswith("prior-audio")  # prior-audio uses the run's audio encoder
             if not is_model and shown_baselines:
                 continue
             label = f"{name}: {rname}" if is_model else rname
