@@ -4,9 +4,9 @@
 For every *isolated* labelled second k (a non-ambient sound started in [k, k+1), none in the
 seconds before and after), the recorded audio's onset strength should rise just after k plus the
 capture latency. Averaging the onset-strength envelope over all such seconds gives a profile;
-the first 10-ms bin where it climbs above a threshold (default: 5x the mean level over [k-1, k)),
-minus k, is the measured latency. Audio that was shifted early shows up as a rise before k, in
-the pooled profile and in the clips concerned.
+the first 10-ms bin from k-0.5 on where it climbs above a threshold (default: 5x the mean level
+over [k-1, k-0.5)), minus k, is the measured latency. Audio that was shifted early shows up as a
+rise before k, in the pooled profile and in the clips concerned.
 
     python scripts/check_label_alignment.py CLIPS_DIR [--glob '*_labels.tsv'] [--json OUT]
 """
@@ -58,10 +58,11 @@ def clip_profile(env: np.ndarray, seconds: list[int]) -> tuple[np.ndarray, int]:
 
 
 def latency(profile: np.ndarray, factor: float) -> float | None:
-    """Seconds from k to the first bin above ``factor`` x the pre-k level (None if it never rises)."""
+    """Seconds from k to the first bin above ``factor`` x the level over [k-1, k-0.5), looking from
+    k-0.5 on (so audio up to 0.5 s early shows as a negative latency); None if it never rises."""
     zero = -WINDOW[0] * BINS
-    base = profile[:zero].mean()
-    above = np.nonzero(profile[zero - BINS // 2:] > factor * base)[0]  # look from k-0.5 on
+    base = profile[zero - BINS:zero - BINS // 2].mean()
+    above = np.nonzero(profile[zero - BINS // 2:] > factor * base)[0]
     return None if len(above) == 0 else (above[0] - BINS // 2) / BINS
 
 
