@@ -115,8 +115,7 @@ def write_video(
         if rotation:  # a phone's "rotate" tag: turn the picture this many degrees clockwise for display
             vs.set_display_rotation(-float(rotation))
         if audio:
-            aus = out.add_stream("aac", rate=SR)
-            aus.layout = "mono"
+            aus = add_mono_audio_stream(out)
         positions = {k: (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h) for k in range(n_sec)}
         for i in range(int(round(length * fps))):
             k = i // fps
@@ -131,18 +130,51 @@ def write_video(
         for packet in vs.encode():
             out.mux(packet)
         if audio:
-            chunk = 1024
-            for j in range(0, wave.size, chunk):
-                piece = wave[j : j + chunk]
-                af = av.AudioFrame.from_ndarray(piece[None, :], format="flt", layout="mono")
-                af.sample_rate = SR
-                af.pts = j
-                af.time_base = Fraction(1, SR)
-                for packet in aus.encode(af):
-                    out.mux(packet)
-            for packet in aus.encode():
-                out.mux(packet)
+            mux_mono_audio(out, aus, wave)
     return SyntheticVideo(path, tuple(events))
+
+
+def add_mono_audio_stream(out):  # (out: av.container.OutputContainer) -> av.AudioStream
+    """An AAC mono stream at ``SR`` in ``out`` (add every stream before muxing the first packet)."""
+    aus = out.add_stream("aac", rate=SR)
+    aus.layout = "mono"
+    return aus
+
+
+def mux_mono_audio(out, stream, wave: np.ndarray) -> None:  # noqa: ANN001
+    """Encode a mono float32 ``wave`` at ``SR`` into ``stream`` of ``out`` in 1024-sample frames, then flush it."""
+    import av
+
+    for j in range(0, wave.size, 1024):
+        af = av.AudioFrame.from_ndarray(wave[None, j : j + 1024], format="flt", layout="mono")
+        af.sample_rate, af.pts, af.time_base = SR, j, Fraction(1, SR)
+        for packet in stream.encode(af):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
+def write_timed_video(path: Path | str, stamps_ms: Sequence[int], audio_seconds: int = 0) -> Path:
+    """H.264 with frames at the given times in ms (variable frame rate; frame i is grey level 20*i), and
+    with ``audio_seconds`` > 0 an AAC track of that many "circle" events. For frame-choice tests."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 1000)
+        aus = add_mono_audio_stream(out) if audio_seconds else None
+        for i, t in enumerate(stamps_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if aus is not None:
+            mux_mono_audio(out, aus, np.concatenate([event_sound("circle", 1.0, SR) for _ in range(audio_seconds)]))
+    return path
 
 
 def random_events(n_seconds: int, seed: int = 0, classes: Sequence[str] = CLASSES, silent_ratio: float = 0.0) -> list[str | None]:

@@ -162,21 +162,6 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 
 def test_variable_frame_rate_picks_the_frame_shown_at_each_time(tmp_path: Path) -> None:
     """Irregular timestamps (screen recorders, phones): the frame at t is the first one at or after t."""
-    import av
-    from fractions import Fraction
-
-    stamps_ms = [0, 40, 300, 310, 900, 1450, 1500, 1990, 2600, 2610, 3400, 3990]
-    path = tmp_path / "vfr.mp4"
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        vs.codec_context.time_base = Fraction(1, 1000)
-        for i, t in enumerate(stamps_ms):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
+    path = synthetic.write_timed_video(tmp_path / "vfr.mp4", [0, 40, 300, 310, 900, 1450, 1500, 1990, 2600, 2610, 3400, 3990])
     got = {t: round(float(rgb.mean()) / 20) for t, rgb in media.iter_frames_at(path, [0.5, 1.5, 2.5, 3.5])}
     assert got == {0.5: 4, 1.5: 6, 2.5: 8, 3.5: 11}

@@ -3,7 +3,6 @@ give a correct result or a ``MediaError`` (prepare: a skip with a reason), nothi
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -25,34 +24,6 @@ from .conftest import FUZZ_EXAMPLES, tiny_model
 SR = synthetic.SR
 
 
-def write_vfr(path: Path, stamps_ms: list[int], seconds: int = 4) -> Path:
-    """H.264 at irregular timestamps (frame i is grey level 20*i) with an AAC track of ``seconds``."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        vs.codec_context.time_base = Fraction(1, 1000)
-        aus = out.add_stream("aac", rate=SR)
-        aus.layout = "mono"
-        for i, t in enumerate(stamps_ms):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-        wave = np.concatenate([synthetic.event_sound("circle", 1.0, SR) for _ in range(seconds)])
-        for j in range(0, wave.size, 1024):
-            af = av.AudioFrame.from_ndarray(wave[None, j : j + 1024], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = SR, j, Fraction(1, SR)
-            for packet in aus.encode(af):
-                out.mux(packet)
-        for packet in aus.encode():
-            out.mux(packet)
-    return path
-
-
 def write_zero_frames(path: Path) -> Path:
     """A container with a declared video stream that holds no frame at all, and 2 s of sound."""
     import av
@@ -60,16 +31,7 @@ def write_zero_frames(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=10)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        aus = out.add_stream("aac", rate=SR)
-        aus.layout = "mono"
-        wave = synthetic.event_sound("bar", 2.0, SR)
-        for j in range(0, wave.size, 1024):
-            af = av.AudioFrame.from_ndarray(wave[None, j : j + 1024], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = SR, j, Fraction(1, SR)
-            for packet in aus.encode(af):
-                out.mux(packet)
-        for packet in aus.encode():
-            out.mux(packet)
+        synthetic.mux_mono_audio(out, synthetic.add_mono_audio_stream(out), synthetic.event_sound("bar", 2.0, SR))
     return path
 
 
@@ -88,7 +50,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "rotated": synthetic.write_video(root / "rotated.mp4", ev, size=(96, 64), rotation=90, seed=2).path,
         "odd": synthetic.write_video(root / "odd.mp4", ev, size=(97, 61), seed=3).path,
         "mute": synthetic.write_video(root / "mute.mp4", ev, size=(96, 64), audio=False, seed=4).path,
-        "vfr": write_vfr(root / "vfr.mp4", VFR_STAMPS),
+        "vfr": synthetic.write_timed_video(root / "vfr.mp4", VFR_STAMPS, audio_seconds=4),
         "zero_frames": write_zero_frames(root / "zero_frames.mp4"),
     }
     full = synthetic.write_video(root / "src.mkv", ev * 2, size=(96, 64), seed=5).path
