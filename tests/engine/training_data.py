@@ -21,8 +21,8 @@ from engine.presets import get_preset, train_defaults
 FEATURES = FeatureCfg(image_size=64)  # frames cached at 64x64: small and fast for tests
 
 
-def write_class_cache(root: Path, per_split: dict[str, tuple[int, int]] | None = None, seed: int = 0) -> Path:
-    """A prepared dataset: ``per_split[split] = (videos, seconds)``, videos cycling through the 6 classes."""
+def write_class_cache(root: Path, per_split: dict[str, tuple[int, int]] | None = None, seed: int = 0, prefix: str = "") -> Path:
+    """A prepared dataset: ``per_split[split] = (videos, seconds)``, videos cycling through the 6 classes (ids start with ``prefix``)."""
     per_split = per_split or {"train": (12, 8), "val": (6, 4), "test": (6, 4)}
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -32,7 +32,7 @@ def write_class_cache(root: Path, per_split: dict[str, tuple[int, int]] | None =
     for split, (n_videos, n) in per_split.items():
         for _ in range(n_videos):
             label = CLASSES[v % len(CLASSES)]
-            video_id = f"{split}{v:03d}"
+            video_id = f"{prefix}{split}{v:03d}"
             name, levels = write_feature_shard(root, video_id, [label] * n, rng, FEATURES, noise=1e-3)
             rows += [C.ManifestRow(len(rows) + k, video_id, k, label, split, float(levels[k]), name, k) for k in range(n)]
             v += 1
