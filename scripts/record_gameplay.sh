@@ -25,7 +25,8 @@ PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool
   wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data)
 WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
-WZ_AIS=(semperfi.js nb_generic.js Cobra.js bonecrusher.js nb_hover.js)
+# AI scripts by their path under multiplay/skirmish/ (the "js" of each AI's .json; BoneCrusher's is in a folder)
+WZ_AIS=(semperfi.js nb_generic.js Cobra.js bonecrusher/bonecrusher.js nb_hover.js)
 DISPLAY_NUM=${DISPLAY_NUM:-96}
 SINK=${SINK:-rec$DISPLAY_NUM}
 
@@ -114,21 +115,30 @@ case "$cmd" in
       name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
       # music off, sound effects and voice on; no intro videos
       printf '[general]\nmusic_enabled=false\ncdvol=0\nfxvol=100\nvoicevol=100\nfmvmode=0\nsound=1\nwidth=1024\nheight=768\nfullscreen=0\nshake=1\n' >"$cfg/config"
+      # Warzone 4.3.3 never starts player 0's AI under --skirmish + --autogame (the AI loader skips the
+      # local player and leaves it to levLoadData, which skips it for --skirmish), so the challenge's
+      # "extra" script -- run as player 0 -- includes that AI itself
       cat >"$cfg/tests/$name.json" <<EOF
 {"challenge": {"bases": 2, "difficulty": "Hard", "map": "$map", "maxPlayers": 2, "powerLevel": 2, "scavengers": "true", "version": 2},
+ "scripts": {"extra": "$name-player0.js"},
  "player_0": {"team": 0, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai1"},
  "player_1": {"team": 1, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai2"}}
 EOF
+      # and a camera director that follows the fighting (scripts/recording/wz_director.js)
+      { printf 'include("multiplay/skirmish/%s");\n' "$ai1"; cat "$HERE/recording/wz_director.js"; } >"$cfg/tests/$name-player0.js"
       log "$name: $map $ai1 vs $ai2"
       # --autogame runs the game at up to 500x speed (gameTimeSetMod(500) in the engine), so the
       # clock would race through a game in seconds: reset it to real time with the game's own
       # "Reset Game Speed" key (Ctrl+Backspace) as soon as the map is up (pressed a few times,
       # loading takes 4-10 s), and dismiss the "Campaign videos are missing" notice (top centre)
       (for t in 4 3 3 3 3 4; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 512 400 key ctrl+BackSpace 2>/dev/null || true; done
-       for t in 2 8; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 mousemove 512 700 2>/dev/null || true; done) &
+       # (a click that lands on the map once the notice is gone selects a building and opens its
+       # panel: the right click after it deselects)
+       for t in 2 8; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 sleep 0.3 click 3 mousemove 512 700 2>/dev/null || true; done) &
       record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
         --skirmish="$name.json" --autogame
+      ai1=${ai1##*/}; ai2=${ai2##*/}
       manifest_row "$out" "$name.mp4" warzone2100 "$map" 0 "${ai1%.js}" "${ai2%.js}" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done
     ;;
