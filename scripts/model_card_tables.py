@@ -56,11 +56,11 @@ def main(dirs: list[str]) -> int:
     if evals:
         ev0 = evals[0][1]
         print(f"### (a) A-V correlation accuracy ({ev0['correlation']['n_pairs']} balanced test pairs, split `{ev0['split']}`)\n")
-        print("| run | Encoder | Projector | Loss | Acc (%) |\n|---|---|---|---|---|")
+        print("| run | Encoder | Projector | Loss | Acc (%) | ROC AUC (%) |\n|---|---|---|---|---|---|")
         for name, ev in evals:
-            m = ev["model"]
-            print(f"| {name} | {m['encoder']} | {PROJ.get(m['projector'], m['projector'])} | {LOSS.get(m['loss'], m['loss'])} | {pct(ev['correlation']['accuracy'])} |")
-        print("| chance | - | - | - | 50.0 |\n")
+            m, c = ev["model"], ev["correlation"]
+            print(f"| {name} | {m['encoder']} | {PROJ.get(m['projector'], m['projector'])} | {LOSS.get(m['loss'], m['loss'])} | {pct(c['accuracy'])} | {pct(c.get('auc'))} |")
+        print("| chance | - | - | - | 50.0 | 50.0 |\n")
         r0 = ev0["recommendation"]
         print(f"### (b) Top-k recommendation accuracy (search list of {r0['list_size']} test clips, {r0['per_video']} per video)\n")
         print("| run | Encoder | Projector | Loss | Category-level top-1 / 5 / 10 (%) | Sample-level top-1 / 5 / 10 (%) | median rank |")

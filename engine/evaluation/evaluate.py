@@ -89,6 +89,7 @@ def evaluate(
     with torch.no_grad():
         logits = model.correlation_logits(ev, ea).float().cpu().numpy()
     corr = M.correlation_accuracy(logits, pairs[:, 2])
+    auc = M.roc_auc(logits, pairs[:, 2]) if 0 < pairs[:, 2].sum() < len(pairs) else None
 
     # (b) recommendation over the split's search list
     rows = P.search_list(cache, split, per_video=per_video, seed=seed, **kw)
@@ -127,7 +128,7 @@ def evaluate(
         "fingerprint": cache.fingerprint,
         "split": split,
         "seed": seed,
-        "correlation": {"accuracy": corr, "n_pairs": int(len(pairs)), "negatives": negatives, "min_gap_s": min_gap_s},
+        "correlation": {"accuracy": corr, "auc": auc, "n_pairs": int(len(pairs)), "negatives": negatives, "min_gap_s": min_gap_s},
         "recommendation": {
             "n_frames": int(len(rows)),
             "list_size": int(len(rows)),

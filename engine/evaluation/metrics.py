@@ -26,6 +26,27 @@ def correlation_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean((logits > 0) == (labels > 0.5)))
 
 
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that a correlated pair scores above an uncorrelated one (ties count half).
+
+    Threshold-free, so it compares models whose decision threshold was calibrated on other data.
+    """
+    s, y = np.asarray(scores, np.float64).ravel(), np.asarray(labels).ravel() > 0.5
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if s.size != y.size or n_pos == 0 or n_neg == 0:
+        raise ValueError(f"need as many scores as labels with both classes present, got {s.size} scores, {n_pos} positives, {n_neg} negatives")
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(s.size, np.float64)
+    ranks[order] = np.arange(1, s.size + 1)
+    sorted_s = s[order]
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], s.size]
+    for a, b in zip(starts, ends):  # average ranks within ties
+        if b - a > 1:
+            ranks[order[a:b]] = (a + 1 + b) / 2.0
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
 def best_threshold(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """The distance threshold ``t`` maximising the accuracy of ``distance < t`` <=> correlated.
 

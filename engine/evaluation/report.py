@@ -54,9 +54,9 @@ def render(ev: dict) -> str:
         "",
         f"## (a) A-V correlation accuracy ({ev['correlation']['n_pairs']} balanced pairs)",
         "",
-        "| Encoder | Loss | Acc (%) |",
-        "|---|---|---|",
-        f"| {_encoder(ev)} | {loss} | {_pct(ev['correlation']['accuracy'])} |",
+        "| Encoder | Loss | Acc (%) | ROC AUC (%, threshold-free) |",
+        "|---|---|---|---|",
+        f"| {_encoder(ev)} | {loss} | {_pct(ev['correlation']['accuracy'])} | {_pct(ev['correlation'].get('auc'))} |",
         "",
         f"## (b) Top-k recommendation accuracy ({rec['n_frames']} frames, search list of {rec['list_size']} clips, "
         f"{rec['per_video']} per video)",

@@ -103,6 +103,21 @@ def test_correlation_accuracy_and_threshold() -> None:
         M.correlation_accuracy(np.zeros(2), np.zeros(3))
 
 
+def test_roc_auc_matches_pairwise_counting_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, 200).astype(float)  # many ties
+    labels = rng.integers(0, 2, 200)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    brute = np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
+    assert M.roc_auc(scores, labels) == pytest.approx(brute, abs=1e-12)
+    assert M.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([1, 1, 0, 0])) == 1.0
+    assert M.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([0, 0, 1, 1])) == 0.0
+    # shifting every score (another calibration threshold) changes accuracy but not the AUC
+    assert M.roc_auc(scores - 2.5, labels) == M.roc_auc(scores, labels)
+    with pytest.raises(ValueError, match="both classes"):
+        M.roc_auc(np.zeros(3), np.ones(3))
+
+
 def test_typicality_prefers_common_sounds() -> None:
     rng = np.random.default_rng(1)
     ref = np.concatenate([rng.normal([1, 0], 0.05, (40, 2)), rng.normal([0, 1], 0.05, (4, 2))])
@@ -133,7 +148,7 @@ def test_evaluate_pipeline(data: Path, model_file: Path, tmp_path: Path) -> None
     ev = evaluate(model_file, data, n_pairs=20, per_video=2, seed=3)
     assert ev["format"] == "foley-eval" and ev["preset"] == "m3" and ev["split"] == "test"
     assert ev["correlation"]["n_pairs"] == 20 and ev["correlation"]["negatives"] == "label"
-    assert 0.0 <= ev["correlation"]["accuracy"] <= 1.0
+    assert 0.0 <= ev["correlation"]["accuracy"] <= 1.0 and 0.0 <= ev["correlation"]["auc"] <= 1.0
     rec = ev["recommendation"]
     assert rec["n_frames"] == rec["list_size"] == 12 and rec["labelled"]
     assert rec["chance"]["sample"]["topk"]["1"] == pytest.approx(1 / 12)
@@ -151,7 +166,8 @@ def test_evaluate_pipeline(data: Path, model_file: Path, tmp_path: Path) -> None
     json_path, md_path = write_eval(ev, tmp_path / "out")
     assert json.loads(json_path.read_text()) == ev
     md = md_path.read_text()
-    assert "| Encoder | Loss | Acc (%) |" in md and "| m3 | attention |" in md
+    assert "| Encoder | Loss | Acc (%) | ROC AUC (%, threshold-free) |" in md and "| m3 | attention |" in md
+    assert f"| {100 * ev['correlation']['auc']:.1f} |" in md
     assert "| image-blind |" in md and "| chance | - | - | uniform random ranking | " in md
     assert "8.3 / 41.7 / 83.3" in md  # chance sample-level top-1/5/10 of a 12-clip list
 
