@@ -35,6 +35,13 @@ mkdir -p "$REC_WORK"
 PIDS=()
 trap 'cleanup_pids "${PIDS[@]:-}"' EXIT
 
+notice_at() {  # notice_at X Y: is the pixel at X,Y of the display the blue of Warzone's notice box (35,31,111)?
+  local r g b
+  read -r r g b < <(ffmpeg -loglevel error -f x11grab -video_size 1x1 -i ":$DISPLAY_NUM+$1,$2" -frames:v 1 \
+    -f rawvideo -pix_fmt rgb24 - 2>/dev/null | od -An -tu1) || return 1
+  [ "${b:-0}" -gt 90 ] && [ "${r:-255}" -lt 70 ] && [ "${g:-255}" -lt 70 ]
+}
+
 manifest_row() {  # manifest_row OUT_DIR clip game scenario seed side1 side2 seconds ended_early
   local m="$1/manifest.csv"; shift
   [ -f "$m" ] || echo "clip,game,scenario,seed,side1,side2,seconds,ended_early" >"$m"
@@ -132,9 +139,11 @@ EOF
       # "Reset Game Speed" key (Ctrl+Backspace) as soon as the map is up (pressed a few times,
       # loading takes 4-10 s), and dismiss the "Campaign videos are missing" notice (top centre)
       (for t in 4 3 3 3 3 4; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 512 400 key ctrl+BackSpace 2>/dev/null || true; done
-       # (a click that lands on the map once the notice is gone selects a building and opens its
-       # panel: the right click after it deselects)
-       for t in 2 8; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 sleep 0.3 click 3 mousemove 512 700 2>/dev/null || true; done) &
+       # only while the notice's blue is under the button: a click that lands on the map selects a
+       # building and opens its panels over a third of the picture
+       for t in 2 4 4 4 4 4; do sleep "$t"
+         if notice_at 558 80; then DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 mousemove 512 700 2>/dev/null || true; fi
+       done) &
       record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
         --skirmish="$name.json" --autogame

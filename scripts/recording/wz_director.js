@@ -42,5 +42,6 @@ function foleyDirector() {
 var foleyIncludedStartLevel = eventStartLevel;
 eventStartLevel = function() {
 	foleyIncludedStartLevel();
+	hideInterface();  // no command buttons or panels over the picture (the minimap and power bar stay)
 	setTimer("foleyDirector", 15000);
 };
