@@ -5,7 +5,7 @@
 #   scripts/record_gameplay.sh wesnoth  OUT_DIR [N] [DUR]  # N Battle for Wesnoth AI-vs-AI clips (default 4 x 154 s)
 #   scripts/record_gameplay.sh freedoom OUT_DIR [DUR]      # Freedoom demo loops in Chocolate Doom (both WADs)
 #   scripts/record_gameplay.sh warzone  OUT_DIR [N] [DUR]  # N Warzone 2100 AI-vs-AI skirmishes (default 2 x 184 s;
-#                                                          #   a game ends after ~5-7 game-minutes, see docs/real-data.md)
+#                                                          #   both AIs play, the camera follows the fighting; docs/real-data.md)
 #   scripts/record_gameplay.sh sync     OUT_DIR            # flash + click test: measures the A/V offset
 #
 # Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
