@@ -9,7 +9,6 @@ source alone.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from collections.abc import Sequence
@@ -18,9 +17,6 @@ from pathlib import Path
 
 from engine.data import cache as C
 from engine.errors import DatasetError
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class CombineReport:
@@ -115,7 +111,7 @@ def combine_datasets(sources: Sequence[Path | str], out: Path | str, overwrite: 
             report.split_videos[split] = report.split_videos.get(split, 0) + len({r.video_id for r in c.rows if r.split == split})
         report.sources.append({"path": str(c.root.resolve()), "fingerprint": c.fingerprint, "videos": len(names), "seconds": len(c.rows)})
 
-    # swap the new shard links in, then write the manifest: a reader never sees rows without shards
+    # swap the new shard links in, then write the manifest (written last, atomically, like prepare's)
     if shards.is_symlink() or shards.is_file():
         shards.unlink()
     elif shards.exists():

@@ -35,15 +35,9 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if s.size != y.size or n_pos == 0 or n_neg == 0:
         raise ValueError(f"need as many scores as labels with both classes present, got {s.size} scores, {n_pos} positives, {n_neg} negatives")
-    order = np.argsort(s, kind="stable")
-    ranks = np.empty(s.size, np.float64)
-    ranks[order] = np.arange(1, s.size + 1)
-    sorted_s = s[order]
-    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
-    ends = np.r_[starts[1:], s.size]
-    for a, b in zip(starts, ends):  # average ranks within ties
-        if b - a > 1:
-            ranks[order[a:b]] = (a + 1 + b) / 2.0
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2.0)[inverse]  # 1-based ranks, tied scores share their mean rank
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
