@@ -120,19 +120,9 @@ case "$cmd" in
       map=${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}
       ai1=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}; ai2=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}
       name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
-      # music off, sound effects and voice on; no intro videos
-      printf '[general]\nmusic_enabled=false\ncdvol=0\nfxvol=100\nvoicevol=100\nfmvmode=0\nsound=1\nwidth=1024\nheight=768\nfullscreen=0\nshake=1\n' >"$cfg/config"
-      # Warzone 4.3.3 never starts player 0's AI under --skirmish + --autogame (the AI loader skips the
-      # local player and leaves it to levLoadData, which skips it for --skirmish), so the challenge's
-      # "extra" script -- run as player 0 -- includes that AI itself
-      cat >"$cfg/tests/$name.json" <<EOF
-{"challenge": {"bases": 2, "difficulty": "Hard", "map": "$map", "maxPlayers": 2, "powerLevel": 2, "scavengers": "true", "version": 2},
- "scripts": {"extra": "$name-player0.js"},
- "player_0": {"team": 0, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai1"},
- "player_1": {"team": 1, "difficulty": "Hard", "ai": "multiplay/skirmish/$ai2"}}
-EOF
-      # and a camera director that follows the fighting (scripts/recording/wz_director.js)
-      { printf 'include("multiplay/skirmish/%s");\n' "$ai1"; cat "$HERE/recording/wz_director.js"; } >"$cfg/tests/$name-player0.js"
+      # config (music off), the --skirmish file and player 0's script (its AI + the camera director:
+      # Warzone 4.3.3 never starts player 0's AI in this mode; see recording/wz_skirmish.py)
+      python3 "$HERE/recording/wz_skirmish.py" "$cfg" "$name" "$map" "$ai1" "$ai2"
       log "$name: $map $ai1 vs $ai2"
       # --autogame runs the game at up to 500x speed (gameTimeSetMod(500) in the engine), so the
       # clock would race through a game in seconds: reset it to real time with the game's own
