@@ -2,12 +2,17 @@
 # The exact commands that trained and evaluated the shipped default model (resources/models/default.pt)
 # and the comparison runs in resources/models/eval/ (see MODEL_CARD.md). CPU only (no GPU was lent).
 #
-#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-e30)
+#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (shipped: small m5 m5-gw-e16)
 #   scripts/train_default_model.sh train PRESET [OPTS]             # foley-engine train, compact variant (RUN_NAME=...)
 #   scripts/train_default_model.sh index RUN_DIR [all]             # index Wesnoth's sounds (and the whole library)
-#   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library (test and val maps)
+#   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library (test and val maps of EVAL_DATA)
 #
 # What was run (CPU; see resources/models/MODEL_CARD.md):
+#   session 3 (DATA=/work/datasets/gameplay-warzone, from foley-engine combine gameplay-bymap warzone):
+#     DATA=... scripts/train_default_model.sh small m5 m5-gw-e16 --lr 0.01 --skip-silent --epochs 16   # shipped: best = epoch 16
+#     the same continued to --epochs 30 (m5-gw-e30); with warzone3 too (m5-gw2-e16);
+#     DATA=... RUN_NAME=m5-compact-gw-e16 scripts/train_default_model.sh train m5 --lr 0.01 --skip-silent --epochs 16 (stopped at 12);
+#     RUN_NAME=m5-compact-e16 scripts/train_default_model.sh train m5 --lr 0.01 --skip-silent --epochs 16 (starter corpus)
 #   session 2, 07:00-08:09 UTC, three runs side by side, stopped after epoch 16 (then kill -TERM):
 #     scripts/train_default_model.sh small m5 m5-e30 --lr 0.01 --skip-silent --epochs 30   # shipped: best = epoch 5
 #     scripts/train_default_model.sh small m3 m3-e30 --lr 0.01 --skip-silent --epochs 30
@@ -19,7 +24,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FE=${FE:-.venv/bin/foley-engine}
-DATA=${DATA:-/work/datasets/gameplay-bymap}        # starter corpus prepared with --groups (split by map)
+DATA=${DATA:-/work/datasets/gameplay-bymap}        # training data: starter corpus prepared with --groups (split by map)
+EVAL_DATA=${EVAL_DATA:-/work/datasets/gameplay-bymap}  # held-out maps every run is measured on, whatever it trained on
 CLIPS=${CLIPS:-/work/shared/data/gameplay/clips}   # the clips with their *_labels.tsv
 LIB=${LIB:-/work/data/library}                     # scripts/build_sound_library.py --out $LIB
 RUNS=${RUNS:-/work/runs/train}
@@ -50,12 +56,13 @@ case "$cmd" in
     run=$1
     # 5 test videos: one frame per video (the paper's list) would rank 5 clips; take every
     # non-silent second, up to 40 per video (94 clips on the starter corpus's by-map split)
-    "$FE" evaluate -c "$run/best.pt" -d "$DATA" --split test --per-video 40 --skip-silent --device cpu -o "$run/eval"
+    "$FE" evaluate -c "$run/best.pt" -d "$EVAL_DATA" --split test --per-video 40 --skip-silent --device cpu -o "$run/eval"
     "$FE" evaluate-library -c "$run/best.pt" --videos "$CLIPS" --labels-glob '*_labels.tsv' \
-      --library-db "$run/index-wesnoth" --split-from "$DATA" -o "$run/eval"
-    # the same on the validation maps: the library task may choose the shipped model, the test maps may not
+      --library-db "$run/index-wesnoth" --split-from "$EVAL_DATA" -o "$run/eval"
+    # the same on the validation maps: they may choose the shipped model, the test maps may not
+    "$FE" evaluate -c "$run/best.pt" -d "$EVAL_DATA" --split val --per-video 40 --skip-silent --device cpu -o "$run/eval-val"
     "$FE" evaluate-library -c "$run/best.pt" --videos "$CLIPS" --labels-glob '*_labels.tsv' \
-      --library-db "$run/index-wesnoth" --split-from "$DATA" --split val -o "$run/eval-val"
+      --library-db "$run/index-wesnoth" --split-from "$EVAL_DATA" --split val -o "$run/eval-val"
     ;;
   *) sed -n '2,8p' "$0"; exit 2 ;;
 esac
