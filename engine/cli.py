@@ -46,6 +46,28 @@ def _root(
 for _name in COMMAND_MODULES:
     importlib.import_module(f"engine.commands.{_name}").register(app)
 
+# Commands that other installed packages add: entry points in the group ``foley_engine.commands``,
+# each naming a ``register(app)`` function. The app's package adds ``export`` this way: it renders a
+# saved project with the app's Qt-free project reader and mixer, which the engine itself never imports.
+PLUGIN_GROUP = "foley_engine.commands"
+
+
+def _register_plugins(target: typer.Typer) -> None:
+    from importlib.metadata import entry_points
+
+    seen: set[str] = set()
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name in seen:  # the same package found twice on the path
+            continue
+        seen.add(ep.name)
+        try:
+            ep.load()(target)
+        except Exception as exc:  # a broken add-on must not take the engine's own commands down
+            log.warning("command %r from %s not available: %s", ep.name, ep.value, exc)
+
+
+_register_plugins(app)
+
 
 def main() -> None:
     """Console entry point: engine errors become one line on stderr and exit code 1."""
