@@ -9,6 +9,7 @@ this path imports PySide6 (a test checks ``sys.modules``); heavy imports wait un
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -46,7 +47,13 @@ def export_cmd(
     for p in outputs:
         if Path(p).is_dir():
             raise export.ExportError(f"{p} is a folder; give a file name")
-    doc = load_project(project)
+    io_log = logging.getLogger("foley_app.project_io")
+    level = io_log.level
+    io_log.setLevel(logging.ERROR)  # missing media: the one-line error below says it, not a warning too
+    try:
+        doc = load_project(project)
+    finally:
+        io_log.setLevel(level)
     missing = missing_media(doc)
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
