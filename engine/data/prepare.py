@@ -181,9 +181,13 @@ def _collect(videos: Path, labels: LabelTable | None) -> tuple[list[_Video], lis
 
 
 def _init_worker() -> None:
-    """Worker processes share few cores: one thread each for torch and OpenCV; Ctrl-C ends them quietly."""
+    """Worker processes end with their parent, share few cores (one thread each for torch and OpenCV);
+    Ctrl-C ends them quietly."""
     import signal
 
+    from engine.lifeline import die_with_parent
+
+    die_with_parent()
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # the parent reports; .tmp folders go on the next run
     import cv2
     import torch
@@ -199,8 +203,16 @@ def _shard_is_current(meta: dict[str, Any] | None, v: _Video, features: dict[str
         and meta.get("video_id") == v.video_id
         and meta.get("size") == v.size
         and meta.get("mtime_ns") == v.mtime_ns
-        and meta.get("features") == features
+        and _same_features(meta.get("features"), features)
     )
+
+
+def _same_features(stored: Any, features: dict[str, Any]) -> bool:
+    """Equal settings; a shard written before a setting existed has that setting's default."""
+    try:
+        return isinstance(stored, dict) and from_dict(FeatureCfg, stored) == from_dict(FeatureCfg, features)
+    except (TypeError, ValueError, ConfigError):
+        return False
 
 
 def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, Any]:

@@ -134,7 +134,10 @@ def _short(message: str, path: Path) -> str:
 
 
 def worker_init() -> None:
-    """Decoding workers use one thread each: the parent's torch uses the rest of the machine."""
+    """Decoding workers end with their parent and use one thread each (the parent's torch uses the rest)."""
+    from engine.lifeline import die_with_parent
+
+    die_with_parent()
     import torch
 
     torch.set_num_threads(1)

@@ -52,6 +52,78 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
+ORPHAN_GRACE_S = 5.0  # every process of a killed run must be gone this long after the kill
+
+
+def group_processes(pgid: int) -> list[tuple[int, str]]:
+    """Live (not zombie) processes of process group ``pgid``: ``(pid, command line)``; Linux /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
+            if int(fields[2]) != pgid or fields[0] in ("Z", "X"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError, IndexError):
+            continue  # it ended while we looked
+        found.append((int(entry.name), cmdline))
+    return found
+
+
+def kill_parent_only(proc: subprocess.Popen) -> None:
+    """SIGKILL the command's own process alone (``kill -9 PID``), as the OOM killer or a crash would."""
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=60)
+
+
+def assert_no_survivors(pgid: int, grace: float = ORPHAN_GRACE_S) -> None:
+    """Within ``grace`` s every process of the killed run's group is gone; survivors are killed, then reported."""
+    if not sys.platform.startswith("linux"):
+        return
+    deadline = time.monotonic() + grace
+    while (left := group_processes(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if left:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise AssertionError(f"{len(left)} process(es) of the killed run still alive {grace:.0f} s after the kill: {left}")
+
+
+def worker_processes(pgid: int) -> list[int]:
+    """The multiprocessing workers (spawn children) alive in process group ``pgid``."""
+    return [pid for pid, cmd in group_processes(pgid) if "spawn_main" in cmd]
+
+
+def kill_parent_with_live_workers(cmd: list[str], log: Path, ready: Callable[[], bool], workers: int = 2,
+                                  timeout: float = RUN_TIMEOUT_S) -> None:
+    """Start ``cmd``; once ``workers`` worker processes are alive and ``ready()`` holds (they have
+    delivered work, so they are past start-up), SIGKILL the command's process alone and assert that
+    nothing of the run is left :data:`ORPHAN_GRACE_S` later."""
+    proc = start(cmd, log)
+    deadline = time.monotonic() + timeout
+    try:
+        while len(worker_processes(proc.pid)) < workers or not ready():
+            if proc.poll() is not None:
+                raise AssertionError(f"the run ended (exit {proc.returncode}) before the kill point:\n{tail(log)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {workers} busy workers after {timeout:.0f} s:\n{tail(log)}")
+            time.sleep(0.01)
+        assert len(worker_processes(proc.pid)) >= workers
+    except BaseException:
+        kill_group(proc)
+        raise
+    kill_parent_only(proc)
+    assert_no_survivors(proc.pid)
+
+
 def tail(log: Path, n: int = 3000) -> str:
     try:
         return log.read_text(errors="replace")[-n:]
@@ -69,8 +141,12 @@ def run_to_end(cmd: list[str], log: Path, env: dict[str, str] | None = None, tim
         raise AssertionError(f"{cmd[3:]} did not finish in {timeout:.0f} s:\n{tail(log)}") from None
 
 
-def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], delay: float, timeout: float = RUN_TIMEOUT_S) -> bool:
-    """Wait until ``ready()`` (polled), then ``delay`` seconds more, then SIGKILL; False if it exited first."""
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], delay: float, timeout: float = RUN_TIMEOUT_S,
+              parent_only: bool = False) -> bool:
+    """Wait until ``ready()`` (polled), then ``delay`` seconds more, then SIGKILL; False if it exited first.
+
+    ``parent_only``: kill the command's process alone and assert that its worker processes end by
+    themselves within :data:`ORPHAN_GRACE_S`; otherwise the whole process group is killed."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and not ready():
         if time.monotonic() > deadline:
@@ -82,7 +158,11 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], delay: float, t
         time.sleep(0.005)
     if proc.poll() is not None:
         return False
-    kill_group(proc)
+    if parent_only:
+        kill_parent_only(proc)
+        assert_no_survivors(proc.pid)  # start_new_session: the group id is the command's pid
+    else:
+        kill_group(proc)
     return True
 
 
@@ -108,13 +188,14 @@ def kill_restart_campaign(
     verify: Callable[[Path], None],
     logs: Path,
     env: dict[str, str] | None = None,
+    parent_only: bool = False,
 ) -> FaultLog:
     """Kill ``command(out)`` at ``points`` seeded random points, restarting it on the same output each time.
 
     ``trigger(out, rng)`` gives ``(ready, delay, label)``: the kill lands ``delay`` s after ``ready()``
     first holds; or ``None``: this run goes to the end (its episode is complete). A run that finishes before its kill point completes an episode: ``verify(out)`` checks
     it against the uninterrupted result and the next kills start on a fresh output. After the last kill
-    the run is restarted once more, to completion, and verified.
+    the run is restarted once more, to completion, and verified. ``parent_only``: see :func:`kill_when`.
     """
     stats = FaultLog()
     episode = 0
@@ -136,7 +217,7 @@ def kill_restart_campaign(
         ready, delay, label = spec
         proc = start(command(out), log, env)
         stats.runs += 1
-        if kill_when(proc, ready, delay):
+        if kill_when(proc, ready, delay, parent_only=parent_only):
             stats.kills += 1
             stats.points.append(label)
             continue

@@ -17,7 +17,7 @@ from engine.library.indexer import index_library
 from engine.models import AVModel
 from tests.engine.library.test_indexer import assert_consistent
 
-from .conftest import FAULT_POINTS, kill_restart_campaign, progress_trigger, record
+from .conftest import FAULT_POINTS, kill_parent_with_live_workers, kill_restart_campaign, progress_trigger, record
 
 COMMIT_SEGMENTS = 4  # many small commits, so kill points land between, inside and after them
 
@@ -89,7 +89,7 @@ def test_sigkill_index_cli_at_random_points_resumes_to_the_uninterrupted_index(
     runs = itertools.count()
 
     def command(db: Path) -> list[str]:
-        workers = "1" if next(runs) % 3 == 0 else "0"  # every third run decodes in a worker process (killed with the group)
+        workers = "2" if next(runs) % 3 == 0 else "0"  # every third run decodes in 2 worker processes (the default)
         return [sys.executable, "-c", INDEX_CLI, "index", str(kill_library), "--db", str(db), "--model", str(rel_model_file),
                 "--workers", workers, "--quiet"]
 
@@ -98,6 +98,17 @@ def test_sigkill_index_cli_at_random_points_resumes_to_the_uninterrupted_index(
     stats = kill_restart_campaign(
         FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"db{ep}", command, trigger,
         lambda db: assert_same_index(db, ref, model.model_id), tmp_path / "logs",
+        parent_only=True,  # kill -9 of the CLI alone: its workers must end by themselves within 5 s
     )
     record("index", stats)
     assert stats.kills == FAULT_POINTS, str(stats)
+
+
+def test_sigkill_of_index_alone_leaves_no_worker_process_behind(
+    kill_library: Path, rel_model_file: Path, tmp_path: Path
+) -> None:
+    """``kill -9`` of ``foley-engine index`` while its 2 decoding workers are busy: they exit with it."""
+    db = tmp_path / "db"
+    cmd = [sys.executable, "-c", INDEX_CLI, "index", str(kill_library), "--db", str(db), "--model", str(rel_model_file),
+           "--workers", "2", "--quiet"]
+    kill_parent_with_live_workers(cmd, tmp_path / "run.log", ready=lambda: committed_files(db) >= 1)

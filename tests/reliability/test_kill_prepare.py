@@ -14,7 +14,7 @@ from engine.data import synthetic
 from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.prepare import prepare_dataset
 
-from .conftest import ENGINE, FAULT_POINTS, kill_restart_campaign, progress_trigger, record
+from .conftest import ENGINE, FAULT_POINTS, kill_parent_with_live_workers, kill_restart_campaign, progress_trigger, record
 
 N_VIDEOS = 6
 
@@ -64,12 +64,21 @@ def test_sigkill_prepare_cli_at_random_points_resumes_to_the_uninterrupted_datas
     runs = itertools.count()
 
     def command(out: Path) -> list[str]:
-        workers = "1" if next(runs) % 3 == 0 else "0"  # every third run through the decoder process pool
+        workers = "2" if next(runs) % 3 == 0 else "0"  # every third run through the decoder pool (2, the default)
         return [*ENGINE, "prepare", str(kill_corpus), "--out", str(out), "--workers", workers, "--no-progress"]
 
     trigger = progress_trigger(complete_shards, N_VIDEOS, short=0.3, long=4.0)  # all shards: while the index is written
 
     stats = kill_restart_campaign(FAULT_POINTS, fault_rng, lambda ep: tmp_path / f"ds{ep}", command, trigger,
-                                  lambda out: assert_same_dataset(out, ref), tmp_path / "logs")
+                                  lambda out: assert_same_dataset(out, ref), tmp_path / "logs",
+                                  parent_only=True)  # kill -9 of the CLI alone: its workers must end within 5 s
     record("prepare", stats)
     assert stats.kills == FAULT_POINTS, str(stats)
+
+
+def test_sigkill_of_prepare_alone_leaves_no_worker_process_behind(kill_corpus: Path, tmp_path: Path) -> None:
+    """``kill -9`` of ``foley-engine prepare`` while its 2 decoder workers are busy: they exit with it
+    (a surviving worker would go on writing shards under the restarted run)."""
+    out = tmp_path / "ds"
+    cmd = [*ENGINE, "prepare", str(kill_corpus), "--out", str(out), "--workers", "2", "--no-progress"]
+    kill_parent_with_live_workers(cmd, tmp_path / "run.log", ready=lambda: complete_shards(out) >= 1)
