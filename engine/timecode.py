@@ -105,3 +105,54 @@ def timecode_to_frames(text: str, fps: float) -> int:
 def timecode_to_seconds(text: str, fps: float) -> float:
     """Start time in seconds of the frame a timecode names."""
     return timecode_to_frames(text, fps) / fps
+
+
+# -- a video's own clock --------------------------------------------------------------------------
+ZERO = "00:00:00:00"
+DEFAULT_FPS = 25.0  # when a video does not say (or says something absurd)
+
+
+def is_drop_frame_text(text: str) -> bool:
+    """True for a drop-frame timecode string (``;``, ``.`` or ``,`` before the frames)."""
+    return any(sep in text for sep in ";.,")
+
+
+def timecode_after(start: str, seconds: float, fps: float) -> str:
+    """Timecode of the frame ``seconds`` after the frame ``start`` names (drop-frame when ``start`` is)."""
+    return frames_to_timecode(timecode_to_frames(start, fps) + seconds_to_frames(seconds, fps), fps,
+                              is_drop_frame_text(start))
+
+
+def video_start_timecode(video) -> str | None:  # noqa: ANN001  (Path | str)
+    """The start timecode a camera or NLE wrote into a video (mov/mp4 ``tmcd`` track, mxf), or None."""
+    import av
+
+    try:
+        with av.open(str(video)) as container:
+            for meta in [container.metadata] + [stream.metadata for stream in container.streams]:
+                text = meta.get("timecode")
+                if text:
+                    return str(text)
+    except (av.FFmpegError, OSError) as exc:
+        log.info("no start timecode from %s: %s", video, exc)
+    return None
+
+
+def picture_clock(video) -> tuple[float, str]:  # noqa: ANN001  (Path | str)
+    """``(frame rate, timecode of the first frame)`` of a video: 25 fps and 00:00:00:00 where it says nothing usable."""
+    from engine.data.media import probe_video
+    from engine.errors import MediaError
+
+    try:
+        fps = probe_video(video).fps
+    except MediaError as exc:
+        log.info("frame rate of %s unknown (%s); timecode at %g fps", video, exc, DEFAULT_FPS)
+        fps = DEFAULT_FPS
+    fps = fps if 1.0 <= fps <= 1000.0 else DEFAULT_FPS
+    start = video_start_timecode(video) or ZERO
+    try:
+        timecode_to_frames(start, fps)
+    except TimecodeError as exc:
+        log.warning("%s: ignoring its start timecode (%s)", video, exc)
+        start = ZERO
+    return fps, start

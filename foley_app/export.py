@@ -46,8 +46,10 @@ from engine.errors import MediaError
 from engine.timecode import (
     TimecodeError,
     frames_to_timecode,
-    seconds_to_frames,
+    is_drop_frame_text,
+    timecode_after,
     timecode_to_frames,
+    video_start_timecode,
 )
 from engine.version import __version__
 from foley_app.atomic import atomic_path, atomic_write_text, describe_os_error
@@ -312,7 +314,7 @@ class Session:
 
     @property
     def drop_frame(self) -> bool:
-        return ";" in self.start_timecode or "." in self.start_timecode or "," in self.start_timecode
+        return is_drop_frame_text(self.start_timecode)
 
     def start_frames(self) -> int:
         try:
@@ -329,8 +331,8 @@ class Session:
 
     def timecode(self, seconds: float) -> str:
         """Timecode of a timeline time (the video's start timecode plus ``seconds``)."""
-        frames = self.start_frames() + seconds_to_frames(seconds, self.fps)
-        return frames_to_timecode(frames, self.fps, self.drop_frame)
+        self.start_frames()
+        return timecode_after(self.start_timecode, seconds, self.fps)
 
     def rate_fraction(self) -> tuple[int, int]:
         f = Fraction(self.fps).limit_denominator(1001)
@@ -346,21 +348,6 @@ def project_name(doc: Document) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or name
     return name
-
-
-def video_start_timecode(video: Path | str) -> str | None:
-    """The start timecode a camera or NLE wrote into a video (mov/mp4 ``tmcd``, mxf), or None."""
-    import av
-
-    try:
-        with av.open(str(video)) as c:
-            for meta in [c.metadata] + [st.metadata for st in c.streams]:
-                tc = meta.get("timecode")
-                if tc:
-                    return str(tc)
-    except (av.FFmpegError, OSError) as exc:
-        log.info("no start timecode from %s: %s", video, exc)
-    return None
 
 
 def session_of(doc: Document, *, project: str | None = None, scene: str | None = None, take: str | None = None,

@@ -172,12 +172,17 @@ def spot_cmd(
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["cue", "start_s", "end_s", "rank", "score", "name", "category", "offset_s", "path"])
+    writer.writerow(["cue", "start_s", "end_s", "start_tc", "end_tc", "rank", "score", "name", "category", "offset_s", "path"])
     for cue in cues:
         for c in cue["candidates"]:
-            writer.writerow([cue["cue"], f"{cue['start_s']:.3f}", f"{cue['end_s']:.3f}", c["rank"], c["score"], c["name"], c["category"], c["start_s"], c["path"]])
+            writer.writerow([cue["cue"], f"{cue['start_s']:.3f}", f"{cue['end_s']:.3f}", cue["start_tc"], cue["end_tc"],
+                             c["rank"], c["score"], c["name"], c["category"], c["start_s"], c["path"]])
+    from engine.timecode import picture_clock
+
+    fps, start_tc = picture_clock(video)  # the clock of the cues' timecodes
     _write_atomic(out / "cues.csv", buf.getvalue())
-    _write_atomic(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "cues": cues}, indent=2, ensure_ascii=False))
+    _write_atomic(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "fps": fps,
+                                                 "start_timecode": start_tc, "cues": cues}, indent=2, ensure_ascii=False))
     typer.echo(f"{len(cues)} cues written to {out / 'cues.csv'} and {out / 'cues.json'}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.library.recommender import Recommender
 from engine.library.sound_index import SoundIndex
+from engine.timecode import picture_clock, timecode_after
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ def _cand(c) -> dict:
 
 def spot_video(video: Path, model, db_dir: Path, *, cache_dir: Path | None = None, per_shot: bool = False, top: int = 5,
                progress: bool = True, **filters: object) -> list[dict]:
-    """Cue dicts ``{cue, start_s, end_s, candidates: [...]}`` from the video's cached 1-fps embeddings."""
+    """Cue dicts ``{cue, start_s, end_s, start_tc, end_tc, candidates: [...]}`` from the video's cached 1-fps
+    embeddings; the timecodes (``HH:MM:SS:FF``) are at the video's frame rate from its own start timecode
+    (``engine.timecode.picture_clock``)."""
     from tqdm import tqdm
 
     from engine.library.paths import default_cache_dir
@@ -44,6 +47,7 @@ def spot_video(video: Path, model, db_dir: Path, *, cache_dir: Path | None = Non
             spans = [(a, b) for a, b in detect_shots(Path(video))]
         else:
             spans = [(float(k), float(k + 1)) for k in range(rows.shape[0])]
+        fps, start_tc = picture_clock(Path(video))
         cues = []
         for i, (a, b) in enumerate(spans):
             lo, hi = int(math.floor(a)), max(int(math.ceil(b)), int(math.floor(a)) + 1)
@@ -54,5 +58,6 @@ def spot_video(video: Path, model, db_dir: Path, *, cache_dir: Path | None = Non
             vec = block.mean(axis=0)
             vec /= max(float(np.linalg.norm(vec)), 1e-12)  # shots: the mean direction of their seconds
             cands = rec.for_embedding(vec, k=top, **filters)
-            cues.append({"cue": i + 1, "start_s": a, "end_s": b, "candidates": [_cand(c) for c in cands]})
+            cues.append({"cue": i + 1, "start_s": a, "end_s": b, "start_tc": timecode_after(start_tc, a, fps),
+                         "end_tc": timecode_after(start_tc, b, fps), "candidates": [_cand(c) for c in cands]})
     return cues

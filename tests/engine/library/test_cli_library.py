@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.commands.library import parse_time
+from engine.data.media import probe_video
 from engine.errors import ConfigError
+from engine.timecode import seconds_to_timecode
 
 runner = CliRunner()
 
@@ -48,10 +50,13 @@ def test_index_recommend_spot_stats_list_remove(library: Path, model_file: Path,
     assert len(rows) == 10 * 2 and rows[0]["cue"] == "1" and rows[-1]["start_s"] == "9.000"
     sheet = json.loads((cues_dir / "cues.json").read_text(encoding="utf-8"))
     assert sheet["mode"] == "second" and len(sheet["cues"]) == 10
+    assert sheet["start_timecode"] == "00:00:00:00" and sheet["fps"] == probe_video(event_video.path).fps
+    assert (rows[0]["start_tc"], rows[0]["end_tc"], rows[-1]["start_tc"]) == ("00:00:00:00", "00:00:01:00", "00:00:09:00")
     run("spot", event_video.path, "--per-shot", "--out", cues_dir, "--model", model_file, "--db", db, "--cache-dir", tmp_path / "vc", "--quiet")
     shots = json.loads((cues_dir / "cues.json").read_text(encoding="utf-8"))
     assert shots["mode"] == "shot" and 2 <= len(shots["cues"]) <= 10
     assert shots["cues"][0]["start_s"] == 0.0 and shots["cues"][-1]["end_s"] == pytest.approx(10.0, abs=0.1)
+    assert [c["start_tc"] for c in shots["cues"]] == [seconds_to_timecode(c["start_s"], shots["fps"]) for c in shots["cues"]]
 
     stats = json.loads(run("library", "stats", "--db", db, "--json"))
     assert (stats["files"], stats["segments"]) == (5, 9)
