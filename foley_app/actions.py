@@ -32,6 +32,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "File", "&Save", QKeySequence.Save, "Save the project", "save"),
     ActionSpec("save_as", "File", "Save &As\u2026", QKeySequence.SaveAs, "Save the project under a new name"),
     ActionSpec("export_wav", "Export", "Mix as &WAV\u2026", "Ctrl+E", "Render the timeline to a WAV file (limited to -1 dBFS)", "export"),
+    ActionSpec("export_stems", "Export", "&Stems (a WAV per Track)\u2026", None, "One Broadcast WAV per track into a folder, before the limiter, lined up with the mix"),
     ActionSpec("export_video", "Export", "&Video with Sound\u2026", "Ctrl+Shift+E", "Write an mp4: the video's picture with the mix as its sound"),
     ActionSpec("export_otio", "Export", "&OpenTimelineIO\u2026", None, "An .otio timeline for a DAW or NLE"),
     ActionSpec("export_csv", "Export", "&Cue Sheet (CSV)\u2026", None, "A spreadsheet of every clip with timecodes"),

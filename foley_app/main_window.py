@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
             "open_project": pj.open_dialog, "save": pj.save, "save_as": pj.save_as,
             "export_wav": lambda: pj.export_dialog("wav"), "export_video": lambda: pj.export_dialog("video"),
             "export_otio": lambda: pj.export_dialog("otio"), "export_csv": lambda: pj.export_dialog("csv"),
+            "export_stems": lambda: pj.export_dialog("stems"),
             "mix_normalize": lambda on: setattr(pj, "mix_mode", "normalize" if on else "limit"),
             "quit": self.close, "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
             "delete_clip": self._delete_selected_clip, "add_track": self.timeline.add_track,
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a["save"])
         file_menu.addAction(a["save_as"])
         export = file_menu.addMenu("&Export")
-        for key in ("export_wav", "export_video", "export_otio", "export_csv"):
+        for key in ("export_wav", "export_stems", "export_video", "export_otio", "export_csv"):
             export.addAction(a[key])
         export.addSeparator()
         export.addAction(a["mix_normalize"])

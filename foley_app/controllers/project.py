@@ -29,6 +29,7 @@ EXPORTS = {  # key: (menu text, file filter, default suffix)
     "video": ("Video with sound\u2026", "MP4 video (*.mp4)", ".mp4"),
     "otio": ("OpenTimelineIO\u2026", "OpenTimelineIO (*.otio)", ".otio"),
     "csv": ("Cue sheet (CSV)\u2026", "CSV (*.csv)", ".csv"),
+    "stems": ("Stems\u2026", "", ""),  # a folder
 }
 
 
@@ -44,6 +45,9 @@ def run_export(kind: str, doc: Document, path: Path, mode: str, cancel, progress
         return export.export_otio(doc, path)
     if kind == "csv":
         return export.export_cue_csv(doc, path)
+    if kind == "stems":
+        export.export_stems(doc, path, progress=progress, cancel=cancel)
+        return path
     raise ValueError(f"unknown export {kind!r}")
 
 
@@ -231,6 +235,11 @@ class ProjectController(QObject):
     # -- exports ---------------------------------------------------------------------------------
     def export_dialog(self, kind: str) -> None:
         text, filt, suffix = EXPORTS[kind]
+        if kind == "stems":  # a folder: one Broadcast WAV per audible track
+            folder = QFileDialog.getExistingDirectory(self.window, "Export stems into a folder", str(self._last_dir()))
+            if folder:
+                self.export(kind, Path(folder))
+            return
         base = self.doc.path.name.removesuffix(PROJECT_SUFFIX) if self.doc.path else (
             self.doc.video.stem if self.doc.video else "mix")
         path, _ = QFileDialog.getSaveFileName(self.window, f"Export {text.rstrip(chr(0x2026))}",
