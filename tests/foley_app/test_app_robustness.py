@@ -104,5 +104,5 @@ def test_missing_model_is_a_message_not_a_crash(qtbot, make_window, demo_plan, t
                        demo_library=None, user_db=tmp_path / "db", demo_db=tmp_path / "demo-db")
     w = make_window(plan)
     qtbot.waitUntil(lambda: any("model file not found" in t for _, _, t in boxes.shown), timeout=5_000)
-    assert "No recommendations" in w.sounds.banner.text() or "model" in w.sounds.banner.text()
+    assert w.sounds.banner.text() == "No recommendations: choose a model (Library \u25b8 Choose Model)"
     qtbot.waitUntil(lambda: w.video.info is not None, timeout=10_000)  # the video still opens
