@@ -10,7 +10,9 @@ unpacked app folder. Steps, each in a fresh temporary folder with a clean enviro
 2. ``app/foley-assistant --version`` and ``app/foley-engine --version`` print engine/version.py's version;
 3. ``install.sh`` with PREFIX=<temp> installs the menu entry, icons and launchers, and the
    installed ``bin/foley-assistant --version`` runs;
-4. ``app/foley-assistant --smoke-test`` opens the bundled demo (indexes the demo library with the
+4. ``app/foley-engine export`` renders the bundled demo project (``demo/demo.foley.json``) to a WAV
+   (the command comes from the bundled package metadata's entry point);
+5. ``app/foley-assistant --smoke-test`` opens the bundled demo (indexes the demo library with the
    default model on first start) and exits 0 once the first recommendations are listed.
 
 Exits 0 when every step passes, else 1. Standard library only, so any python3 can run it.
@@ -134,6 +136,14 @@ def main() -> int:
                     report.step(f"installed {prog} --version", code == 0 and version in out, out.strip()[-200:])
                 code, out, _ = run(["/bin/bash", str(top / "install.sh"), "--uninstall"], home, env, 120)
                 report.step("install.sh --uninstall", code == 0 and not launcher.exists() and not desktop.exists(), out.strip()[-200:])
+
+        home = tmp / "home-export"
+        home.mkdir()
+        project = top / "app" / "_internal" / "resources" / "demo" / "demo.foley.json"
+        code, out, secs = run([str(top / "app" / "foley-engine"), "export", str(project), "--wav", str(home / "demo.wav")],
+                              home, clean_env(home), 300)
+        report.step("foley-engine export (demo project)", code == 0 and (home / "demo.wav").is_file(),
+                    f"{out.strip()[-300:]!r} in {secs:.1f} s")
 
         home = tmp / "home-smoke"
         home.mkdir()

@@ -171,6 +171,7 @@ def test_wheel_declares_both_commands(dists: tuple[Path, Path]) -> None:
         entry_points = zf.read(f"foley_assistant-{__version__}.dist-info/entry_points.txt").decode()
     assert "foley-engine = engine.cli:main" in entry_points
     assert "foley-app = foley_app.main:main" in entry_points
+    assert "[foley_engine.commands]\nexport = foley_app.export_cli:register" in entry_points  # `foley-engine export`
 
 
 def test_installed_wheel_finds_its_resources(dists: tuple[Path, Path], tmp_path: Path) -> None:
