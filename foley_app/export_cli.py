@@ -47,6 +47,10 @@ def export_cmd(
     for p in outputs:
         if Path(p).is_dir():
             raise export.ExportError(f"{p} is a folder; give a file name")
+        if not Path(p).absolute().parent.is_dir():
+            raise export.ExportError(f"{p}: the folder {Path(p).absolute().parent} does not exist")
+    if stems is not None and stems.exists() and not stems.is_dir():
+        raise export.ExportError(f"--stems {stems} is a file; give a folder (it is created if missing)")
     io_log = logging.getLogger("foley_app.project_io")
     level = io_log.level
     io_log.setLevel(logging.ERROR)  # missing media: the one-line error below says it, not a warning too

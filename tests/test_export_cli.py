@@ -90,6 +90,8 @@ def test_demo_project_exports_headless(tmp_path: Path) -> None:
     ([str(DEMO), "--wav", "old.wav", "--csv", "old.wav"], "different files"),
     (["broken.foley.json", "--wav", "old.wav"], "not valid JSON"),
     (["moved.foley.json", "--wav", "old.wav"], "media file(s) not found"),
+    ([str(DEMO), "--wav", "old.wav", "--csv", "nowhere/cues.csv"], "does not exist"),
+    ([str(DEMO), "--wav", "old.wav", "--stems", "old.wav"], "is a file"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_written(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "old.wav").write_bytes(b"old")
