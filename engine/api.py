@@ -21,7 +21,7 @@ class Candidate:
     category: str  # UCS category, tag, or folder name
     start_s: float  # offset of the best segment in the file (seconds)
     distance: float  # Euclidean distance between L2-normalised embeddings, 0..2
-    score: float  # 0..1, higher is better (1 - distance / 2)
+    score: float  # 0..1 relevance, higher is better (engine.library.ranking; 1 - distance / 2 for sound queries)
     duration_s: float  # whole file length (seconds)
     description: str = ""  # BWF description / comment tag, if any
     rank: int = 0  # 1-based position in the list it came from

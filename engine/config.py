@@ -34,6 +34,11 @@ class FeatureCfg:
     level_norm: bool = True
     target_rms: float = 0.1
     max_gain_db: float = 30.0
+    level_mode: str = "rms"  # "rms": scale to target_rms | "peak": scale the peak to 1 (pretrained aisfx)
+    # Mel filter bank and compression (the defaults are the paper's; see engine.models.towers.aisfx_features)
+    mel_htk: bool = False
+    mel_norm: str | float | None = "slaney"
+    log_scale: str = "ln"  # "ln": log(mel + log_eps) | "log10p": log10(mel * 1e4 + 1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,12 @@ class ModelCfg:
     loss: str = "bce"  # "bce" | "bce_margin" | "infonce" | "ntxent"
     margin: float = 0.1
     temperature: float = 0.5
+    # Pretrained towers (engine.models.towers): "scratch" trains the paper's CNN; a pretrained tower
+    # stays frozen and only a head on top of it is trained.
+    vision_tower: str = "scratch"  # "scratch" | "efficientnet-lite0"
+    audio_tower: str = "scratch"  # "scratch" | "aisfx"
+    head_dropout: float = 0.0  # dropout before the heads on pretrained towers
+    head_hidden: int = 0  # the audio head on a pretrained tower: 0 = linear, else one hidden ReLU layer
 
     @property
     def contrastive(self) -> bool:

@@ -54,3 +54,10 @@ if [ ! -f "$stamp" ]; then
   quiet_pip -e ".[dev]"
   "$VPY" -c "import engine, foley_app" && touch "$stamp"
 fi
+
+# The pretrained sound tower's weights ship in the aisfx package, which pins numpy 1.23 and librosa
+# 0.9: install it without its dependencies (engine.models.towers reads only its weights file).
+if ! "$VPY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('aisfx') is None)" 2>/dev/null; then
+  echo "setup: installing the pretrained sound tower (aisfx 0.1.2, without its pinned dependencies)"
+  quiet_pip --no-deps aisfx==0.1.2
+fi

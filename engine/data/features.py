@@ -40,7 +40,7 @@ def clip_at_second(wave: np.ndarray, k: int, cfg: FeatureCfg = DEFAULT_FEATURES)
 
 
 def normalize_level(clips: np.ndarray, cfg: FeatureCfg = DEFAULT_FEATURES) -> np.ndarray:
-    """Scale each clip (last axis) to ``target_rms``, with gain capped at ``max_gain_db``.
+    """Scale each clip (last axis) to ``target_rms`` (or its peak to 1), with gain capped at ``max_gain_db``.
 
     Library sounds are clean and loud, footage audio is mixed and quiet; without this a model
     learns loudness instead of content (DESIGN.md). Applied identically in training and indexing.
@@ -48,9 +48,12 @@ def normalize_level(clips: np.ndarray, cfg: FeatureCfg = DEFAULT_FEATURES) -> np
     if not cfg.level_norm:
         return clips
     x = np.asarray(clips, dtype=np.float32)
-    rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1, keepdims=True))
+    if cfg.level_mode == "peak":
+        level, target = np.max(np.abs(x), axis=-1, keepdims=True).astype(np.float64), 1.0
+    else:
+        level, target = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1, keepdims=True)), cfg.target_rms
     max_gain = 10.0 ** (cfg.max_gain_db / 20.0)
-    gain = np.minimum(cfg.target_rms / np.maximum(rms, 1e-12), max_gain)
+    gain = np.minimum(target / np.maximum(level, 1e-12), max_gain)
     return (x * gain).astype(np.float32)
 
 
@@ -61,10 +64,19 @@ def rms(clips: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None,
+               htk: bool = False, norm: str | float | None = "slaney") -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm).astype(np.float32)
+
+
+def compress(mel, cfg: FeatureCfg):
+    """The log compression of a mel power spectrogram (numpy or torch)."""
+    lib = torch if isinstance(mel, torch.Tensor) else np
+    if cfg.log_scale == "log10p":
+        return lib.log10(mel * 1e4 + 1.0)
+    return lib.log(mel + cfg.log_eps)
 
 
 def log_mel(clip: np.ndarray, cfg: FeatureCfg = DEFAULT_FEATURES) -> np.ndarray:
@@ -80,11 +92,13 @@ def log_mel(clip: np.ndarray, cfg: FeatureCfg = DEFAULT_FEATURES) -> np.ndarray:
         n_mels=cfg.n_mels,
         fmin=cfg.fmin,
         fmax=cfg.fmax,
+        htk=cfg.mel_htk,
+        norm=cfg.mel_norm,
         power=2.0,
         center=True,
         pad_mode="constant",
     )  # (n_mels, n_frames + 1) with center=True
-    return np.log(mel[:, : cfg.n_frames] + cfg.log_eps).astype(np.float32)
+    return compress(mel[:, : cfg.n_frames], cfg).astype(np.float32)
 
 
 class LogMel(torch.nn.Module):
@@ -93,7 +107,7 @@ class LogMel(torch.nn.Module):
     def __init__(self, cfg: FeatureCfg = DEFAULT_FEATURES) -> None:
         super().__init__()
         self.cfg = cfg
-        fb = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+        fb = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.mel_htk, cfg.mel_norm)
         self.register_buffer("mel_basis", torch.from_numpy(fb.copy()), persistent=False)  # (M, F)
         self.register_buffer("window", torch.hann_window(cfg.n_fft, periodic=True), persistent=False)
 
@@ -102,8 +116,11 @@ class LogMel(torch.nn.Module):
         cfg = self.cfg
         if cfg.level_norm:
             # float32 norm / sqrt(n): same level as the float64 mean-square to ~1e-7, several times faster
-            level = torch.linalg.vector_norm(wave, dim=-1, keepdim=True) / wave.shape[-1] ** 0.5  # (B, 1)
-            gain = torch.clamp(cfg.target_rms / level.clamp_min(1e-12), max=10.0 ** (cfg.max_gain_db / 20.0))
+            if cfg.level_mode == "peak":
+                level, target = wave.abs().amax(dim=-1, keepdim=True), 1.0
+            else:
+                level, target = torch.linalg.vector_norm(wave, dim=-1, keepdim=True) / wave.shape[-1] ** 0.5, cfg.target_rms  # (B, 1)
+            gain = torch.clamp(target / level.clamp_min(1e-12), max=10.0 ** (cfg.max_gain_db / 20.0))
             wave = wave * gain
         spec = torch.stft(
             wave,
@@ -116,7 +133,7 @@ class LogMel(torch.nn.Module):
         )  # (B, F, T+1)
         power = spec.real.square() + spec.imag.square()
         mel = torch.matmul(self.mel_basis, power[..., : cfg.n_frames])  # (B, M, T)
-        return torch.log(mel + cfg.log_eps)
+        return compress(mel, cfg)
 
 
 @lru_cache(maxsize=4)

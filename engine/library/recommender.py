@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.api import Candidate
 from engine.errors import ConfigError
+from engine.library.ranking import RankingCfg, hub_scores, log_prior_from_votes, nearest_file_votes, relevance
 from engine.library.sound_index import SoundIndex
 from engine.library.vectors import exact_search
 
@@ -70,12 +71,49 @@ def score_of(distance: np.ndarray | float) -> np.ndarray | float:
     return np.clip(1.0 - np.asarray(distance) / 2.0, 0.0, 1.0)
 
 
+@dataclass
+class RankingTerms:
+    """The per-sound terms of a model's ranking over one index (engine.library.ranking), by segment."""
+
+    cfg: RankingCfg
+    seg_offset: np.ndarray  # (n_files,) position of each file's first segment in the arrays below
+    hub_bias: np.ndarray  # (n_seg,) -hub_weight * r(a) / temperature
+    log_prior: np.ndarray  # (n_files,) log p(file), label-free
+    mean: np.ndarray  # (D + 2,) mean of [a / temperature, hub_bias, log_prior] over the segments
+    cov: np.ndarray  # (D + 2, D + 2) their covariance: the library's score spread for any query
+    max_hub_bias: float
+    max_log_prior: float
+
+
+def ranking_terms(model, index: SoundIndex, files: list) -> RankingTerms | None:
+    """The terms for a model that carries ranking references (``None`` for older models)."""
+    extra = getattr(model, "extra", {}) or {}
+    if "ranking" not in extra or "reference_frames" not in extra or not files:
+        return None
+    cfg = RankingCfg.from_dict(extra["ranking"])
+    labels = np.concatenate([np.arange(f.label0, f.label0 + f.n_segments) for f in files])
+    seg_file = np.repeat(np.arange(len(files)), [f.n_segments for f in files])
+    vecs = index.hnsw.get(labels)
+    ref_frames = np.asarray(extra["reference_frames"], np.float32)
+    ref_audio = np.asarray(extra["reference_audio"], np.float32)
+    hub_bias = (-cfg.hub_weight / cfg.temperature) * hub_scores(vecs, ref_frames, cfg.hub_k) if cfg.hub_weight else np.zeros(len(labels), np.float32)
+    logp = log_prior_from_votes(nearest_file_votes(vecs, seg_file, len(files), ref_audio), len(files))
+    x = np.concatenate([vecs / cfg.temperature, hub_bias[:, None], logp[seg_file][:, None]], axis=1).astype(np.float64)
+    offset = np.concatenate([[0], np.cumsum([f.n_segments for f in files])[:-1]]).astype(np.int64)
+    return RankingTerms(cfg, offset, hub_bias.astype(np.float32), logp, x.mean(axis=0), np.cov(x, rowvar=False),
+                        float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)))
+
+
 class Recommender:
     """Ranks library sounds for frames, embeddings, video times and other sounds (see module doc)."""
 
-    def __init__(self, model, index: SoundIndex, cache_dir: Path | None = None) -> None:
+    def __init__(self, model, index: SoundIndex, cache_dir: Path | None = None, prior_weight: float | None = None) -> None:
         self.model = model
         self.index = index
+        self._prior_weight = prior_weight
+        self._terms: RankingTerms | None = None
+        self._raw = np.zeros(0, np.float64)  # the last _reorder's raw scores (under the lock)
+        self._last_raw = -math.inf
         self._lock = threading.Lock()
         self._masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._video_cache = None
@@ -102,6 +140,26 @@ class Recommender:
         self._cat = np.array([cats.index(f.category) for f in files], np.int64) if files else np.zeros(0, np.int64)
         self._by_path = {f.path: i for i, f in enumerate(files)}
         self._masks.clear()
+        self._terms = ranking_terms(self.model, self.index, files) if self.index.hnsw is not None else None
+
+    # -- the common <-> specific dial -------------------------------------------------------------
+    @property
+    def ranking(self) -> RankingCfg | None:
+        """The model's ranking terms (hubness fix, prior), or ``None`` for a model without them."""
+        return None if self._terms is None else self._terms.cfg
+
+    @property
+    def prior_weight(self) -> float:
+        """Weight of log p(sound): 0 = the picture alone, 1 = p(sound | picture); higher = more common sounds."""
+        if self._prior_weight is not None:
+            return self._prior_weight
+        return self._terms.cfg.prior_weight if self._terms is not None else 0.0
+
+    @prior_weight.setter
+    def prior_weight(self, value: float | None) -> None:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"the prior weight must be a number >= 0, got {value}")
+        self._prior_weight = value
 
     def refresh(self) -> bool:
         """Reopen the index if another process changed it; True when it did."""
@@ -117,14 +175,21 @@ class Recommender:
         return list(self._cat_names)
 
     # -- queries ----------------------------------------------------------------------------------
-    def for_embedding(self, vec: np.ndarray, k: int = 10, **filters: object) -> list[Candidate]:
-        """Nearest library sounds to a 128-d embedding (frame or audio)."""
+    def for_embedding(self, vec: np.ndarray, k: int = 10, *, sound_query: bool = False, **filters: object) -> list[Candidate]:
+        """Best library sounds for a 128-d embedding: a picture's (the model's ranking), or a sound's
+        (``sound_query``: plain nearest neighbours, no picture-side hubness or prior terms)."""
         f = Filters.of(**filters)
         q = np.asarray(vec, np.float32).reshape(-1)
         if q.shape[0] != self.index.dim:
             raise ConfigError(f"embedding has {q.shape[0]} dimensions, the index {self.index.dim}")
         with self._lock:
-            return self._search(q, k, f)
+            terms = self._terms
+            if sound_query:
+                self._terms = None
+            try:
+                return self._search(q, k, f)
+            finally:
+                self._terms = terms
 
     def for_frame(self, rgb: np.ndarray, k: int = 10, **filters: object) -> list[Candidate]:
         """Sounds for one RGB uint8 frame ``(H, W, 3)``: runs the visual encoder once."""
@@ -158,7 +223,7 @@ class Recommender:
         mels = log_mel_batch(clips_from_wave(wave, [0.0], feats), feats)  # (1, n_mels, n_frames)
         vec = self.model.embed_audio(mels)[0]
         excluded = set(filters.pop("exclude_files", None) or ()) | {Path(path)}  # type: ignore[arg-type]
-        return self.for_embedding(vec, k, exclude_files=excluded, **filters)
+        return self.for_embedding(vec, k, sound_query=True, exclude_files=excluded, **filters)
 
     # -- search -----------------------------------------------------------------------------------
     def _file_mask(self, f: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -225,12 +290,13 @@ class Recommender:
         want = min(k, self._achievable(mask, f))
         if vectors is not None:  # few allowed segments: exact
             rows, d = exact_search(vectors, q, len(labels))
-            return self._rank(labels[rows], d, mask, f, want)
-        fetch = max(4 * k, 32)
+            return self._rank(*self._reorder(q, labels[rows], d), mask, f, want)
+        fetch = max(4 * k, 32 if self._terms is None else 256)
         while True:
             found, d = hnsw.search(q, fetch, ef=max(hnsw.params.ef_search, fetch))
-            out = self._rank(found, d, mask, f, want)
-            if len(out) >= want or fetch >= len(hnsw):
+            found, d, s = self._reorder(q, found, d)
+            out = self._rank(found, d, s, mask, f, want)
+            if (len(out) >= want and self._settled(out, d, s, fetch)) or fetch >= len(hnsw):
                 return out
             fetch *= 4
             if fetch > MAX_FETCH:
@@ -248,10 +314,34 @@ class Recommender:
             best_d.append(d)
         all_l, all_d = np.concatenate(best_l), np.concatenate(best_d)
         order = np.argsort(all_d, kind="stable")
-        return self._rank(all_l[order], all_d[order], mask, f, want)
+        return self._rank(*self._reorder(q, all_l[order], all_d[order]), mask, f, want)
 
-    def _rank(self, labels: np.ndarray, dist: np.ndarray, mask: np.ndarray | None, f: Filters, want: int) -> list[Candidate]:
-        """Nearest-first labels -> candidates: filter, one per file (unless per-segment), category cap."""
+    def _reorder(self, q: np.ndarray, labels: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest-first candidates -> best-first by the model's ranking, with each one's 0..1 relevance."""
+        t = self._terms
+        if t is None:
+            return labels, dist, np.clip(1.0 - dist / 2.0, 0.0, 1.0)
+        fi = np.clip(np.searchsorted(self._label0, labels, side="right") - 1, 0, max(len(self._label0) - 1, 0))
+        w = self.prior_weight
+        cos = 1.0 - np.square(dist.astype(np.float64)) / 2.0
+        score = cos / t.cfg.temperature + t.hub_bias[t.seg_offset[fi] + labels - self._label0[fi]] + w * t.log_prior[fi]
+        qx = np.concatenate([np.asarray(q, np.float64), [1.0, w]])
+        mean, std = float(qx @ t.mean), math.sqrt(max(float(qx @ t.cov @ qx), 1e-12))
+        order = np.argsort(-score, kind="stable")
+        self._raw = score[order]
+        return labels[order], dist[order], relevance(score[order], mean, std)
+
+    def _settled(self, out: list[Candidate], dist: np.ndarray, rel: np.ndarray, fetch: int) -> bool:
+        """True when no segment beyond the fetched ones can outrank the last result (bounded biases)."""
+        t = self._terms
+        if t is None or not len(dist):
+            return True
+        farthest_cos = 1.0 - float(dist.max()) ** 2 / 2.0
+        bound = farthest_cos / t.cfg.temperature + t.max_hub_bias + self.prior_weight * t.max_log_prior
+        return self._last_raw >= bound
+
+    def _rank(self, labels: np.ndarray, dist: np.ndarray, rel: np.ndarray, mask: np.ndarray | None, f: Filters, want: int) -> list[Candidate]:
+        """Best-first labels -> candidates: filter, one per file (unless per-segment), category cap."""
         fi = np.searchsorted(self._label0, labels, side="right") - 1  # file index of each label
         ok = (fi >= 0) & (labels < self._label0[np.maximum(fi, 0)] + self._nseg[np.maximum(fi, 0)])
         if mask is not None:
@@ -259,7 +349,7 @@ class Recommender:
         out: list[Candidate] = []
         seen: set[int] = set()
         per_cat: dict[int, int] = {}
-        for label, i, d, good in zip(labels.tolist(), fi.tolist(), dist.tolist(), ok.tolist()):
+        for pos, (label, i, d, r, good) in enumerate(zip(labels.tolist(), fi.tolist(), dist.tolist(), rel.tolist(), ok.tolist())):
             if not good or (not f.per_segment and i in seen):
                 continue
             c = int(self._cat[i])
@@ -270,9 +360,11 @@ class Recommender:
             sf = self.files[i]
             out.append(Candidate(
                 sound_id=sf.id, path=sf.path, name=sf.name, category=sf.category,
-                start_s=float((label - sf.label0) * sf.hop), distance=float(d), score=min(max(1.0 - d / 2.0, 0.0), 1.0),
+                start_s=float((label - sf.label0) * sf.hop), distance=float(d), score=float(r),
                 duration_s=sf.duration, description=sf.description, rank=len(out) + 1,
             ))
+            if self._terms is not None:
+                self._last_raw = float(self._raw[pos])
             if len(out) >= want:
                 break
         return out

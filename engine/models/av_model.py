@@ -22,7 +22,7 @@ from engine.config import FeatureCfg, ModelCfg, from_dict, to_dict
 from engine.data.features import IMAGENET_MEAN, IMAGENET_STD, log_mel_batch, resize_frame
 from engine.errors import CheckpointError, ConfigError
 from engine.models.checkpoint import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
-from engine.models.encoders import build_encoder
+from engine.models.encoders import TowerEncoder, build_stream_encoder
 from engine.models.losses import build_loss
 from engine.models.projectors import build_projector, pair_distance
 
@@ -42,8 +42,10 @@ class AVModel(nn.Module):
             raise ConfigError(f"image_size must be at least 16, got {cfg.image_size}")
         self.cfg = cfg
         self.features = features
-        self.vision = build_encoder(cfg.encoder, 3, cfg.vision_channels, cfg.embed_dim, cfg.fc_hidden)
-        self.audio = build_encoder(cfg.encoder, 1, cfg.audio_channels, cfg.embed_dim, cfg.fc_hidden)
+        self.vision = build_stream_encoder(cfg, "vision")
+        self.audio = build_stream_encoder(cfg, "audio")
+        if cfg.audio_tower != "scratch" and (features.n_mels, features.level_mode) != (96, "peak"):
+            raise ConfigError(f"the {cfg.audio_tower!r} tower needs its own audio features (engine.models.towers.features_for)")
         if channels_last:
             self.vision.to(memory_format=torch.channels_last)
             self.audio.to(memory_format=torch.channels_last)
@@ -52,8 +54,10 @@ class AVModel(nn.Module):
         # distance threshold for contrastive models (the trainer calibrates it on validation pairs);
         # sqrt(2) = orthogonal unit vectors
         self.register_buffer("threshold", torch.tensor(math.sqrt(2.0)))
-        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # EfficientNet-Lite was trained on (x - 127) / 128 of 0..255 pixels, the scratch CNN on ImageNet statistics
+        mean, std = ((127 / 255,) * 3, (128 / 255,) * 3) if cfg.vision_tower != "scratch" else (IMAGENET_MEAN, IMAGENET_STD)
+        self.register_buffer("_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.extra: dict[str, Any] = {}
         self._id_cache: tuple[tuple[int, ...], str] | None = None
 
@@ -223,6 +227,9 @@ class AVModel(nn.Module):
             raise CheckpointError(f"{source}: the weights do not match its config ({str(e).splitlines()[0]}); the file is damaged or was edited") from e
         if model.model_id != data["model_id"]:
             raise CheckpointError(f"{source}: weights hash {model.model_id} != stored id {data['model_id']}; the file is damaged")
+        for encoder in (model.vision, model.audio):
+            if isinstance(encoder, TowerEncoder):
+                encoder.check_tower(source)
         extra = data.get("extra") or {}
         model.extra = dict(extra) if isinstance(extra, dict) else {}
         return model.eval()

@@ -120,3 +120,112 @@ def build_encoder(kind: str, in_ch: int, channels: tuple[int, ...], embed_dim: i
     if kind == "attention":
         return AttentionEncoder(in_ch, tuple(channels), embed_dim)
     raise ConfigError(f"unknown encoder {kind!r}; choose from {list(ENCODERS)}")
+
+
+# ------------------------------------------------------------------------- pretrained towers
+def _signature(fingerprint: str) -> torch.Tensor:
+    return torch.tensor(list(bytes.fromhex(fingerprint)), dtype=torch.uint8)
+
+
+class TowerEncoder(nn.Module):
+    """A frozen pretrained tower (engine.models.towers) under a trained head.
+
+    The tower is kept out of the module tree, so its weights are neither trained nor written to
+    the model file; ``tower_sig`` (a buffer, part of the model id) records which weights the head
+    was trained on, and ``check_tower`` compares it with the installed package's.
+    """
+
+    def __init__(self, tower: str) -> None:
+        super().__init__()
+        from engine.models.towers import build_tower
+
+        self.tower_name = tower
+        self.__dict__["tower"] = build_tower(tower)  # not registered: frozen, not saved
+        self.register_buffer("tower_sig", _signature(self.tower.fingerprint))
+
+    def _apply(self, fn, recurse: bool = True):  # .to(), .float(), channels_last reach the tower too
+        self.__dict__["tower"] = self.__dict__["tower"]._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def train(self, mode: bool = True) -> TowerEncoder:
+        super().train(mode)
+        self.tower.eval()  # frozen BatchNorm statistics
+        return self
+
+    def check_tower(self, source: str) -> None:
+        """``CheckpointError`` unless the installed tower has the weights this head was trained on."""
+        from engine.errors import CheckpointError
+
+        installed = _signature(self.tower.fingerprint)
+        if not torch.equal(self.tower_sig.cpu(), installed):
+            raise CheckpointError(
+                f"{source}: its {self.tower_name!r} head was trained on other tower weights than the installed "
+                f"package's ({bytes(self.tower_sig.tolist()).hex()} vs {bytes(installed.tolist()).hex()}); "
+                "install the package version the model card names, or retrain the heads"
+            )
+
+    @torch.no_grad()
+    def tower_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tower(x)
+
+    def head_with_maps(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return self.head_with_maps(self.tower_features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_maps(x)[0]
+
+
+class PretrainedVisionEncoder(TowerEncoder):
+    """EfficientNet-Lite0's 1280-channel map under the paper's attention (§4.2, one level):
+    compatibility of every position with the global feature, softmax, attended sum, projection."""
+
+    def __init__(self, tower: str, embed_dim: int = 128, dropout: float = 0.0) -> None:
+        super().__init__(tower)
+        from engine.models.towers import EFFNET_CHANNELS
+
+        self.attention = AttentionLevel(EFFNET_CHANNELS, EFFNET_CHANNELS)
+        self.drop = nn.Dropout(dropout)
+        self.project = nn.Linear(EFFNET_CHANNELS, embed_dim)
+
+    def head_with_maps(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        feats = feats.float()
+        g = feats.mean(dim=(2, 3))  # (B, C) global feature
+        attended, attn = self.attention(feats, g)  # (B, C), (B, h, w)
+        return F.normalize(self.project(self.drop(attended)), dim=-1), [attn]
+
+
+class PretrainedAudioEncoder(TowerEncoder):
+    """aisfx's 512-d embedding under a linear (or one-hidden-layer) head."""
+
+    def __init__(self, tower: str, embed_dim: int = 128, dropout: float = 0.0, hidden: int = 0) -> None:
+        super().__init__(tower)
+        from engine.models.towers import AISFX_DIM
+
+        self.drop = nn.Dropout(dropout)
+        if hidden:
+            self.project: nn.Module = nn.Sequential(nn.Linear(AISFX_DIM, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, embed_dim))
+        else:
+            self.project = nn.Linear(AISFX_DIM, embed_dim)
+
+    def head_with_maps(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return F.normalize(self.project(self.drop(feats.float())), dim=-1), []
+
+
+def build_stream_encoder(cfg, stream: str) -> nn.Module:
+    """The vision or audio encoder of a ``ModelCfg``: the scratch CNN or a head on a pretrained tower."""
+    from engine.models.towers import AUDIO_TOWERS, VISION_TOWERS
+
+    if stream == "vision":
+        if cfg.vision_tower not in VISION_TOWERS:
+            raise ConfigError(f"unknown vision tower {cfg.vision_tower!r}; choose from {list(VISION_TOWERS)}")
+        if cfg.vision_tower != "scratch":
+            return PretrainedVisionEncoder(cfg.vision_tower, cfg.embed_dim, cfg.head_dropout)
+        return build_encoder(cfg.encoder, 3, cfg.vision_channels, cfg.embed_dim, cfg.fc_hidden)
+    if cfg.audio_tower not in AUDIO_TOWERS:
+        raise ConfigError(f"unknown audio tower {cfg.audio_tower!r}; choose from {list(AUDIO_TOWERS)}")
+    if cfg.audio_tower != "scratch":
+        return PretrainedAudioEncoder(cfg.audio_tower, cfg.embed_dim, cfg.head_dropout, cfg.head_hidden)
+    return build_encoder(cfg.encoder, 1, cfg.audio_channels, cfg.embed_dim, cfg.fc_hidden)

@@ -1,0 +1,193 @@
+"""Frozen-tower features of a prepared dataset, computed once: train heads for hundreds of epochs on them.
+
+For every video of a dataset (``foley-engine prepare``) and every second that has sound (RMS at
+least ``silence_rms``) or a labelled sound start (``<clip>_labels.tsv`` beside the source video),
+this stores the picture tower's spatial map of the cached frame and the sound tower's embedding
+of the second's audio, decoded again from the source video with the tower's own front end::
+
+    DATASET/towers/<vision>+<audio>-<fingerprints>/<shard>.npz
+        rows     (n,) int64     rows of the dataset's manifest
+        vision   (n, C, h, w)   float16   the picture tower's map (EfficientNet-Lite0: 1280x7x7)
+        audio    (n, 512)       float32   the sound tower's embedding (aisfx)
+
+One file per video, written atomically, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engine.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+VISION_TOWER = "efficientnet-lite0"
+AUDIO_TOWER = "aisfx"
+BATCH = 32
+
+
+def tower_dir(dataset: Path, vision: str = VISION_TOWER, audio: str = AUDIO_TOWER) -> Path:
+    """Where a dataset's features of these towers live (named by the towers' weights)."""
+    from engine.models.towers import tower_fingerprint
+
+    key = f"{vision}-{tower_fingerprint(vision)[:8]}+{audio}-{tower_fingerprint(audio)[:8]}"
+    return Path(dataset) / "towers" / key
+
+
+def labelled_seconds(source: Path) -> set[int]:
+    """Seconds with a non-ambient sound start in ``<stem>_labels.tsv`` beside a video (empty if none)."""
+    tsv = source.with_name(source.stem + "_labels.tsv")
+    if not tsv.is_file():
+        return set()
+    from engine.evaluation.library_eval import read_labels
+
+    return {k for k, names in read_labels(tsv).items() if any(not n.startswith("ambient/") for n in names)}
+
+
+@dataclass
+class _Job:
+    shard: str
+    source: str
+    rows: np.ndarray
+    seconds: np.ndarray
+    out: str
+
+
+def _towers():
+    import torch
+
+    from engine.models.encoders import PretrainedAudioEncoder, PretrainedVisionEncoder
+
+    torch.set_num_threads(1)
+    return PretrainedVisionEncoder(VISION_TOWER).eval(), PretrainedAudioEncoder(AUDIO_TOWER).eval()
+
+
+_WORKER_TOWERS = None
+
+
+def _run_job(dataset: str, job: _Job) -> tuple[str, int]:
+    """Compute and write one video's features (in a worker process)."""
+    import torch
+
+    from engine.data.cache import FeatureCache
+    from engine.data.features import clips_from_wave, log_mel_batch
+    from engine.data.media import load_audio
+    from engine.models.towers import aisfx_features
+
+    global _WORKER_TOWERS
+    if _WORKER_TOWERS is None:
+        _WORKER_TOWERS = _towers()
+    vision_enc, audio_enc = _WORKER_TOWERS
+    cache = FeatureCache(dataset)
+    feats = aisfx_features(cache.features)
+    mean = torch.full((1, 3, 1, 1), 127 / 255)
+    std = torch.full((1, 3, 1, 1), 128 / 255)
+    maps, embs = [], []
+    wave = load_audio(job.source, feats.sample_rate)
+    with torch.no_grad():
+        for i in range(0, len(job.rows), BATCH):
+            rows = job.rows[i : i + BATCH]
+            x = torch.from_numpy(cache.frames(rows)).permute(0, 3, 1, 2).float().div_(255.0)
+            maps.append(vision_enc.tower_features((x - mean) / std).half().numpy())
+            clips = clips_from_wave(wave, job.seconds[i : i + BATCH].astype(np.float64), feats)
+            mels = torch.from_numpy(log_mel_batch(clips, feats)).unsqueeze(1)
+            embs.append(audio_enc.tower_features(mels).float().numpy())
+    out = Path(job.out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, rows=job.rows, vision=np.concatenate(maps), audio=np.concatenate(embs))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return job.shard, len(job.rows)
+
+
+def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3,
+                      progress: Callable[[str], None] | None = None) -> Path:
+    """Compute the missing per-video tower features of ``dataset``; returns their folder."""
+    from engine.data.cache import FeatureCache
+
+    dataset = Path(dataset)
+    cache = FeatureCache(dataset)
+    out = tower_dir(dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    say = progress or (lambda msg: None)
+    jobs = []
+    vids = cache.video_ids
+    for shard in sorted({r.shard for r in cache.rows}):
+        target = out / f"{shard}.npz"
+        if target.is_file():
+            continue
+        meta = json.loads((dataset / "shards" / shard / "meta.json").read_text(encoding="utf-8"))
+        source = Path(meta.get("source") or "")
+        if not source.is_file():
+            raise DatasetError(f"{dataset}: the source video of {shard} ({source}) is gone; the sound tower needs it")
+        rows = np.flatnonzero(vids == meta["video_id"])
+        secs = cache.seconds[rows]
+        keep = (cache.levels[rows] >= silence_rms) | np.isin(secs, sorted(labelled_seconds(source)))
+        jobs.append(_Job(shard, str(source), rows[keep], secs[keep], str(target)))
+    say(f"{len(jobs)} videos to do, {sum(len(j.rows) for j in jobs)} seconds")
+    if workers <= 0:
+        for job in jobs:
+            say("%s: %d seconds" % _run_job(str(dataset), job))
+        return out
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for shard, n in pool.map(_run_job, [str(dataset)] * len(jobs), jobs):
+            say(f"{shard}: {n} seconds")
+    return out
+
+
+@dataclass
+class TowerFeatures:
+    """All cached tower features of a dataset, in memory, with the manifest's columns for their rows."""
+
+    rows: np.ndarray
+    vision: np.ndarray  # (n, C, h, w) float16
+    audio: np.ndarray  # (n, 512) float32
+    video_ids: np.ndarray
+    seconds: np.ndarray
+    splits: np.ndarray
+    levels: np.ndarray
+
+    def select(self, mask: np.ndarray) -> TowerFeatures:
+        return TowerFeatures(*(getattr(self, f)[mask] for f in ("rows", "vision", "audio", "video_ids", "seconds", "splits", "levels")))
+
+
+def load_tower_features(dataset: Path) -> TowerFeatures:
+    """Read every video's tower features (``build_tower_cache`` must have run)."""
+    from engine.data.cache import FeatureCache
+
+    dataset = Path(dataset)
+    folder = tower_dir(dataset)
+    files = sorted(folder.glob("*.npz"))
+    if not files:
+        raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}' first")
+    cache = FeatureCache(dataset)
+    parts = [np.load(f) for f in files]
+    rows = np.concatenate([p["rows"] for p in parts])
+    return TowerFeatures(
+        rows=rows,
+        vision=np.concatenate([p["vision"] for p in parts]),
+        audio=np.concatenate([p["audio"] for p in parts]),
+        video_ids=cache.video_ids[rows],
+        seconds=cache.seconds[rows],
+        splits=cache.splits[rows],
+        levels=cache.levels[rows],
+    )

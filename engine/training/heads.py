@@ -1,0 +1,290 @@
+"""Train the heads on frozen pretrained towers from cached features, and choose them by the library task.
+
+The towers (EfficientNet-Lite0 for pictures, aisfx for sounds) are frozen, so their outputs are
+computed once (``engine.data.tower_cache``) and only the heads are trained: the picture head
+(the paper's attention over the 7x7 map, a projection) and the sound head, under the preset's
+projector and loss. An epoch over the corpus's sounding seconds takes seconds on one CPU core.
+
+Checkpoints are chosen by the product's own task on the validation maps: rank a sound library
+for every labelled second of the validation clips and count the seconds whose started sound is
+in the top k (``engine.evaluation.library_eval``). The same pass chooses the ranking's
+per-sound terms (``engine.library.ranking``): the hubness penalty and the weight of the sound
+prior, both estimated without labels.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine.config import ModelCfg
+from engine.errors import DatasetError
+from engine.evaluation.library_eval import (
+    LabelledSecond,
+    LibraryEntry,
+    build_queries,
+    chance_scores,
+    diversity,
+    find_label_files,
+    label_prior,
+    prior_ranking,
+    read_labels,
+    score_rankings,
+)
+from engine.library.ranking import RankingCfg, file_scores, hub_scores, log_prior_from_votes, nearest_file_votes
+
+log = logging.getLogger(__name__)
+
+HUB_WEIGHTS = (0.0, 0.5, 1.0)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+N_REFERENCE_FRAMES = 1024
+N_REFERENCE_AUDIO = 4096
+
+
+@dataclass(frozen=True)
+class HeadTrainCfg:
+    """Head training on cached tower features (AdamW, InfoNCE over the batch, early stopping)."""
+
+    epochs: int = 150
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    eval_every: int = 5
+    patience: int = 6  # evaluations without improvement before stopping
+    flip: bool = True  # mirror the spatial map left-right (the same as mirroring the picture)
+    silence_rms: float = 1e-3
+    seed: int = 0
+    select_on: str = "10"  # the top-k of the library task (sample level) that chooses checkpoints
+
+
+# ------------------------------------------------------------------------------------ library data
+@dataclass
+class LibraryFeatures:
+    """A sound library's 1-s segments (the indexer's hop) through the frozen sound tower."""
+
+    entries: list[LibraryEntry]
+    seg_file: np.ndarray  # (n_seg,) file index, non-decreasing
+    feats: np.ndarray  # (n_seg, 512)
+
+
+def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeatures:
+    """Decode every sound under ``root`` as the indexer does and run the sound tower; cached in ``cache``."""
+    from engine.data.features import DEFAULT_FEATURES
+    from engine.library.scan import scan
+    from engine.library.segments import PreparedFile, prepare_file
+    from engine.models.encoders import PretrainedAudioEncoder
+    from engine.models.towers import aisfx_features
+
+    root = Path(root)
+    if cache is not None and cache.is_file():
+        data = np.load(cache, allow_pickle=False)
+        entries = [LibraryEntry(Path(p), str(c)) for p, c in zip(data["paths"].tolist(), data["cats"].tolist())]
+        return LibraryFeatures(entries, data["seg_file"], data["feats"])
+    feats_cfg = aisfx_features(DEFAULT_FEATURES)
+    enc = PretrainedAudioEncoder("aisfx").eval()
+    entries, seg_file, feats = [], [], []
+    found, _ = scan([root])
+    for f in found:
+        path = f.path
+        prepared = prepare_file(path, f.root, f.size, f.mtime_ns, feats_cfg)
+        if not isinstance(prepared, PreparedFile):
+            log.warning("%s: skipped (%s)", path, prepared.reason)
+            continue
+        with torch.no_grad():
+            f = enc.tower_features(torch.from_numpy(prepared.mels).unsqueeze(1)).numpy()
+        seg_file.append(np.full(len(f), len(entries)))
+        feats.append(f)
+        entries.append(LibraryEntry(path, str(prepared.meta.category or "")))
+    if not entries:
+        raise DatasetError(f"{root}: no decodable sound files")
+    out = LibraryFeatures(entries, np.concatenate(seg_file), np.concatenate(feats).astype(np.float32))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, paths=np.array([str(e.path) for e in entries]), cats=np.array([e.category for e in entries]),
+                 seg_file=out.seg_file, feats=out.feats)
+    return out
+
+
+@dataclass
+class LibraryTask:
+    """Labelled seconds of some clips (one split) as queries, with their cached picture maps."""
+
+    split: str
+    queries: list[LabelledSecond]
+    maps: np.ndarray  # (n_q, C, h, w) float16
+    popularity: np.ndarray  # per library file: starts in the training clips' labels (baseline only)
+
+
+def build_task(tf, lib: LibraryFeatures, videos: Path, split: str, labels_glob: str = "*_labels.tsv") -> LibraryTask:
+    """The library task of ``split`` over the clips in ``videos`` whose tower features are cached."""
+    clips = find_label_files(Path(videos), labels_glob)
+    split_of = {}
+    for vid, s in zip(tf.video_ids.tolist(), tf.splits.tolist()):
+        split_of.setdefault(vid, s)
+    test = {c: read_labels(clips[c][1]) for c in clips if split_of.get(c) == split}
+    train = {c: read_labels(clips[c][1]) for c in clips if split_of.get(c) == "train"}
+    queries, _ = build_queries(test, lib.entries)
+    row_of = {(v, int(s)): i for i, (v, s) in enumerate(zip(tf.video_ids.tolist(), tf.seconds.tolist()))}
+    kept = [q for q in queries if (q.clip, q.second) in row_of]
+    if not kept:
+        raise DatasetError(f"no labelled {split} second has cached tower features; run cache-towers on the dataset")
+    maps = tf.vision[[row_of[(q.clip, q.second)] for q in kept]]
+    return LibraryTask(split, kept, maps, label_prior(train, lib.entries))
+
+
+# ------------------------------------------------------------------------------------ evaluation
+def _embed_maps(model, maps: np.ndarray, batch: int = 512) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(maps), batch):
+            out.append(model.vision.head_with_maps(torch.from_numpy(maps[i : i + batch]).float())[0].numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.embed_dim), np.float32)
+
+
+def _embed_audio(model, feats: np.ndarray, batch: int = 4096) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(feats), batch):
+            out.append(model.audio.head_with_maps(torch.from_numpy(feats[i : i + batch]).float())[0].numpy())
+    return np.concatenate(out)
+
+
+@dataclass
+class References:
+    """Training seconds the ranking's per-sound terms are estimated from (stored in the model file)."""
+
+    frames: np.ndarray  # (n, D) picture embeddings
+    audio: np.ndarray  # (m, D) sound embeddings
+
+
+def references(model, tf, seed: int = 0) -> References:
+    rng = np.random.default_rng(seed)
+    train = np.flatnonzero(tf.splits == "train")
+    fr = np.sort(rng.choice(train, min(N_REFERENCE_FRAMES, len(train)), replace=False))
+    au = np.sort(rng.choice(train, min(N_REFERENCE_AUDIO, len(train)), replace=False))
+    return References(_embed_maps(model, tf.vision[fr]), _embed_audio(model, tf.audio[au]))
+
+
+def evaluate_task(model, lib: LibraryFeatures, task: LibraryTask, refs: References,
+                  grid: list[RankingCfg], ks=(1, 3, 5, 10)) -> dict[RankingCfg, dict]:
+    """Library-task scores of every ranking setting in ``grid`` (one embedding pass)."""
+    lib_emb = _embed_audio(model, lib.feats)
+    q = _embed_maps(model, task.maps)
+    hub = hub_scores(lib_emb, refs.frames)
+    logp = log_prior_from_votes(nearest_file_votes(lib_emb, lib.seg_file, len(lib.entries), refs.audio), len(lib.entries))
+    out = {}
+    kmax = max(ks)
+    for rc in grid:
+        scores = file_scores(q, lib_emb, lib.seg_file, len(lib.entries), rc, hub, logp)  # (n_q, n_files)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :kmax]
+        res = score_rankings(task.queries, top.tolist(), lib.entries, ks)
+        res["diversity"] = diversity(top.tolist(), 10)
+        res["top1_share"] = float(np.bincount(top[:, 0]).max() / len(top)) if len(top) else 0.0
+        out[rc] = res
+    return out
+
+
+def baselines(lib: LibraryFeatures, task: LibraryTask, ks=(1, 3, 5, 10)) -> dict[str, dict]:
+    kmax = max(ks)
+    return {
+        "chance (uniform)": chance_scores(task.queries, lib.entries, ks),
+        "popularity (training labels, image-blind)": score_rankings(task.queries, [prior_ranking(task.popularity, kmax)] * len(task.queries), lib.entries, ks),
+    }
+
+
+def default_grid(temperature: float) -> list[RankingCfg]:
+    return [RankingCfg(temperature, h, w) for h in HUB_WEIGHTS for w in PRIOR_WEIGHTS]
+
+
+# ------------------------------------------------------------------------------------ training
+@dataclass
+class HeadRun:
+    model: object
+    best_epoch: int
+    best_ranking: RankingCfg
+    history: list[dict] = field(default_factory=list)
+    val: dict = field(default_factory=dict)
+
+
+def train_heads(model_cfg: ModelCfg, tf, lib: LibraryFeatures, val: LibraryTask, cfg: HeadTrainCfg = HeadTrainCfg(),
+                progress: Callable[[str], None] | None = None) -> HeadRun:
+    """Train the heads of ``model_cfg`` (both towers pretrained) on cached features; keep the best by ``val``."""
+    from engine.models import AVModel
+    from engine.models.towers import features_for
+
+    say = progress or (lambda m: None)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = AVModel(model_cfg, features_for(model_cfg.vision_tower, model_cfg.audio_tower))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train = np.flatnonzero((tf.splits == "train") & (tf.levels >= cfg.silence_rms))
+    if len(train) < cfg.batch_size:
+        raise DatasetError(f"only {len(train)} sounding training seconds; need at least one batch of {cfg.batch_size}")
+    steps = math.ceil(len(train) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps)
+    grid = default_grid(model_cfg.temperature)
+    best, best_key, best_state, best_epoch, best_rc, stale = None, (-1.0, -1.0), None, 0, grid[0], 0
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = rng.permutation(train)
+        total, t0 = 0.0, time.perf_counter()
+        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
+            idx = np.sort(order[i : i + cfg.batch_size])
+            maps = torch.from_numpy(tf.vision[idx]).float()
+            if cfg.flip:
+                flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+                maps = torch.where(flip.view(-1, 1, 1, 1), maps.flip(-1), maps)
+            ev = model.vision.head_with_maps(maps)[0]
+            ea = model.audio.head_with_maps(torch.from_numpy(tf.audio[idx]))[0]
+            loss, _ = model.loss(ev, ea, None)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        row = {"epoch": epoch, "loss": total / max(1, len(order) - len(order) % cfg.batch_size), "seconds": time.perf_counter() - t0}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            model.eval()
+            refs = references(model, tf, cfg.seed)
+            res = evaluate_task(model, lib, val, refs, grid)
+            rc, r = max(res.items(), key=lambda kv: (kv[1]["sample"][cfg.select_on], kv[1]["sample"]["3"]))
+            key = (r["sample"][cfg.select_on], r["sample"]["3"])
+            row.update({"val_top10": r["sample"]["10"], "val_top3": r["sample"]["3"], "ranking": rc.as_dict()})
+            say(f"epoch {epoch}: loss {row['loss']:.3f}, val top-10 {100 * key[0]:.1f}% top-3 {100 * key[1]:.1f}% ({rc})")
+            if key > best_key:
+                best_key, best_state, best_epoch, best_rc, best, stale = key, copy.deepcopy(model.state_dict()), epoch, rc, res, 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    say(f"no better for {cfg.patience} evaluations: stopped at epoch {epoch}")
+                    history.append(row)
+                    break
+        history.append(row)
+    model.load_state_dict(best_state)
+    model.eval()
+    return HeadRun(model, best_epoch, best_rc, history, best or {})
+
+
+def attach_ranking(model, tf, ranking: RankingCfg, seed: int = 0) -> None:
+    """Store the chosen ranking terms and their reference embeddings in ``model.extra`` (saved with it)."""
+    refs = references(model, tf, seed)
+    model.extra = dict(model.extra)
+    model.extra["ranking"] = ranking.as_dict()
+    model.extra["reference_frames"] = torch.from_numpy(refs.frames.astype(np.float16))
+    model.extra["reference_audio"] = torch.from_numpy(refs.audio.astype(np.float16))
+
+
+def pretrained_cfg(preset_cfg: ModelCfg, dropout: float = 0.3, hidden: int = 0) -> ModelCfg:
+    """A preset's projector and loss on both pretrained towers."""
+    return replace(preset_cfg, vision_tower="efficientnet-lite0", audio_tower="aisfx", image_size=224,
+                   head_dropout=dropout, head_hidden=hidden)
