@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import importlib
 import logging
+import os
 import sys
 
 import typer
@@ -38,9 +39,42 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages, the decoders' included."),
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries(verbose)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("engine").setLevel(logging.INFO)  # the engine's own progress notes; other libraries: warnings
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Keep the decoders' own console lines (FFmpeg inside OpenCV, OpenCV's warnings) out of the output
+    unless ``--verbose``: a bad file is reported once, by the engine, about the file. Set before cv2 is
+    imported (commands import it lazily); inherited by worker processes; a value already set wins."""
+    if verbose:
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def _flags_without_value_type() -> None:
+    """Typer's rich help prints every flag as ``--json <bool>``, as if it took a value; show flags bare."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_foley_flags", False):
+        return
+
+    def display_type_rich(self, ctx):  # noqa: ANN001, ANN202
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._foley_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_value_type()
 
 
 for _name in COMMAND_MODULES:

@@ -134,7 +134,7 @@ def video_start_timecode(video) -> str | None:  # noqa: ANN001  (Path | str)
                 if text:
                     return str(text)
     except (av.FFmpegError, OSError) as exc:
-        log.info("no start timecode from %s: %s", video, exc)
+        log.debug("no start timecode from %s: %s", video, exc)
     return None
 
 

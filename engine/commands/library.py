@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from engine.errors import CheckpointError, ConfigError, EngineError
+from engine.errors import CheckpointError, ConfigError, EngineError, SoundIndexError
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +22,67 @@ _DB_HELP = "Index folder (default: the per-user data folder)."
 _MODEL_HELP = "Model file (default: the shipped resources/models/default.pt)."
 
 
-def parse_time(text: str) -> float:
-    """'83.5', '1:23.5' or '00:01:23.5' -> seconds."""
-    if not re.fullmatch(r"\d+(\.\d+)?|\d+:\d{1,2}(\.\d+)?|\d+:\d{1,2}:\d{1,2}(\.\d+)?", text.strip()):
-        raise ConfigError(f"cannot read time {text!r}; write seconds (83.5), MM:SS.s (1:23.5) or HH:MM:SS.s (00:01:23.5)")
+_TIME_FORMS = "seconds (83.5), MM:SS.s (1:23.5), HH:MM:SS.s (00:01:23.5) or timecode HH:MM:SS:FF (00:01:23:12)"
+
+
+def parse_time(text: str, fps: float | None = None) -> float:
+    """'83.5', '1:23.5', '00:01:23.5' or the app's timecode '00:01:23:12' (frames at ``fps``) -> seconds.
+
+    Minutes and seconds after a colon must be below 60: '1:75' is refused, not read as 135 s.
+    """
+    from engine.timecode import TimecodeError, timecode_to_seconds
+
+    text = text.strip()
+    if re.fullmatch(r"\d{1,3}:\d{2}:\d{2}[:;]\d{2,3}", text):  # HH:MM:SS:FF (';' drop-frame), as the app shows it
+        if fps is None:
+            raise ConfigError(f"timecode {text!r} needs the video's frame rate")
+        try:
+            return timecode_to_seconds(text, fps)
+        except TimecodeError as exc:
+            raise ConfigError(str(exc)) from exc
+    if not re.fullmatch(r"\d+(\.\d+)?|\d+:\d{1,2}(\.\d+)?|\d+:\d{1,2}:\d{1,2}(\.\d+)?", text):
+        raise ConfigError(f"cannot read time {text!r}; write {_TIME_FORMS}")
+    parts = text.split(":")
+    if any(float(p) >= 60 for p in parts[1:]):
+        raise ConfigError(f"cannot read time {text!r}: minutes and seconds after a colon must be below 60; write {_TIME_FORMS}")
     seconds = 0.0
-    for part in text.strip().split(":"):
+    for part in parts:
         seconds = seconds * 60 + float(part)
     return seconds
+
+
+def _video(video: Path):
+    """Probe a video before any work: one line about the user's file when it cannot be used."""
+    from engine.data.media import probe_video
+    from engine.errors import MediaError
+
+    shown = os.fsencode(video).decode("utf-8", "replace")
+    if not video.exists():
+        raise MediaError(f"{shown}: file not found")
+    if video.is_dir():
+        raise MediaError(f"{shown}: is a folder, not a video file")
+    try:
+        info = probe_video(video)
+    except MediaError as exc:
+        log.debug("probing %s: %s", shown, exc)
+        raise MediaError(f"{shown}: not a video this program can read (the file is damaged or is not a video)") from exc
+    if info.duration <= 0:
+        raise MediaError(f"{shown}: the video has no length (damaged, or not a video)")
+    return info
+
+
+def _moment(video: Path, at: str) -> float:
+    """``--at`` read against the video: its own frame rate for timecode; past the end names the length."""
+    from engine.timecode import DEFAULT_FPS, seconds_to_timecode
+
+    info = _video(video)
+    fps = info.fps if 1.0 <= info.fps <= 1000.0 else DEFAULT_FPS
+    t = parse_time(at, fps)
+    if t >= info.duration:
+        shown = os.fsencode(video).decode("utf-8", "replace")
+        raise ConfigError(f"--at {at} is past the end of {shown}, which is {seconds_to_timecode(info.duration, fps)} "
+                          f"({info.duration:.2f} s) long")
+    return t
 
 
 def _model(path: Path | None):
@@ -96,6 +149,7 @@ def index_cmd(
         torch.set_num_threads(1)
     try:
         m = _model(model)
+        _check_library_dirs(library_dirs)  # before the index is opened: a typo creates no empty index
         if prebuilt is not None:
             _install_prebuilt(prebuilt, library_dirs, _db(db), m.model_id)
         report = index_library(list(library_dirs), m, _db(db), workers=workers, progress=not quiet,
@@ -103,6 +157,31 @@ def index_cmd(
     except EngineError as exc:
         _fail(exc)
     typer.echo(report.summary())
+    if report.files == 0 and not report.cancelled:
+        _fail(SoundIndexError(f"none of the sound files in {_shown(library_dirs)} could be indexed (reasons above)"))
+
+
+def _shown(paths: list[Path]) -> str:
+    return ", ".join(os.fsencode(p).decode("utf-8", "replace") for p in paths)
+
+
+def _check_library_dirs(library_dirs: list[Path]) -> None:
+    """A missing folder, or folders without a single sound file, is an error; nothing is touched."""
+    from engine.library.scan import INDEXED_EXTENSIONS, has_indexable
+
+    missing = [p for p in library_dirs if not p.exists()]
+    if missing:
+        raise ConfigError(f"library folder not found: {_shown(missing)}; nothing was indexed")
+    if not has_indexable(library_dirs):
+        kinds = " ".join(sorted(e.lstrip(".") for e in INDEXED_EXTENSIONS))
+        raise ConfigError(f"no sound files in {_shown(library_dirs)} (looked for {kinds}); nothing was indexed")
+
+
+def _require_sounds(index, db_dir: Path) -> None:
+    """An index without a single sound gives no recommendations: say so instead of an empty list."""
+    if not index.files():
+        raise SoundIndexError(f"the sound index at {db_dir} has no sounds; index a folder of sounds first: "
+                              f"foley-engine index SOUNDS_DIR --db {db_dir}")
 
 
 def _install_prebuilt(artefact: Path, library_dirs: list[Path], db: Path, model_id: str) -> None:
@@ -124,24 +203,26 @@ def _install_prebuilt(artefact: Path, library_dirs: list[Path], db: Path, model_
 
 def recommend_cmd(
     video: Path = typer.Argument(..., help="Video file."),
-    at: str = typer.Option(..., "--at", help="Time in the video: 83.5, 1:23.5 or 00:01:23.5."),
-    top: int = typer.Option(10, "--top", "-k", help="How many sounds."),
+    at: str = typer.Option(..., "--at", help="Time in the video: 83.5, 1:23.5, 00:01:23.5 or timecode 00:01:23:12."),
+    top: int = typer.Option(10, "--top", "-k", min=1, help="How many sounds."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     model: Path = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     category: list[str] = typer.Option(None, "--category", help="Only these categories (repeatable)."),
     text: str = typer.Option(None, "--text", help="Only sounds whose name/description/category contain these words."),
     per_segment: bool = typer.Option(False, "--per-segment", help="One row per matching segment, not per file."),
+    prior_weight: float = typer.Option(None, "--prior-weight", min=0.0, help="Common <-> specific dial: weight of the sound prior (0 = the picture alone; default: the model's, chosen on validation maps)."),
 ) -> None:
     """Ranked sounds for one moment of a video."""
     from engine.library.recommender import Recommender
     from engine.library.sound_index import SoundIndex
 
     try:
-        t = parse_time(at)
+        t = _moment(video, at)
         m = _model(model)
         with SoundIndex.open(_db(db), m.model_id, readonly=True) as index:
-            cands = Recommender(m, index).for_video(video, t, k=top, include_categories=category or None, text=text, per_segment=per_segment)
+            _require_sounds(index, _db(db))
+            cands = Recommender(m, index, prior_weight=prior_weight).for_video(video, t, k=top, include_categories=category or None, text=text, per_segment=per_segment)
     except EngineError as exc:
         _fail(exc)
     if as_json:
@@ -155,18 +236,23 @@ def spot_cmd(
     video: Path = typer.Argument(..., help="Video file."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for cues.csv and cues.json."),
     per_shot: bool = typer.Option(False, "--per-shot", help="One cue per shot (histogram-difference cut detector) instead of per second."),
-    top: int = typer.Option(5, "--top", "-k", help="Candidates per cue."),
+    top: int = typer.Option(5, "--top", "-k", min=1, help="Candidates per cue."),
     model: Path = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Video embedding cache (default: the per-user cache folder)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    prior_weight: float = typer.Option(None, "--prior-weight", min=0.0, help="Common <-> specific dial: weight of the sound prior (0 = the picture alone; default: the model's, chosen on validation maps)."),
 ) -> None:
     """Write a cue sheet (CSV + JSON) of the top sounds for every second or every shot of a video."""
+    from engine.library.sound_index import SoundIndex
     from engine.library.spotting import spot_video
 
     try:
+        _video(video)  # before the progress bars: a bad file is one line
         m = _model(model)
-        cues = spot_video(video, m, _db(db), cache_dir=cache_dir, per_shot=per_shot, top=top, progress=not quiet)
+        with SoundIndex.open(_db(db), m.model_id, readonly=True) as index:
+            _require_sounds(index, _db(db))
+        cues = spot_video(video, m, _db(db), cache_dir=cache_dir, per_shot=per_shot, top=top, progress=not quiet, prior_weight=prior_weight)
     except EngineError as exc:
         _fail(exc)
     out.mkdir(parents=True, exist_ok=True)

@@ -127,7 +127,7 @@ def index_library(
         report.files, report.segments = len(files), sum(f.n_segments for f in files)
         report.hours = sum(f.duration for f in files) / 3600.0
         report.wall_seconds = time.perf_counter() - t0
-        log.info("indexed %s: %d files, %d segments", db_dir, report.files, report.segments)
+        log.debug("indexed %s: %d files, %d segments", db_dir, report.files, report.segments)
         return report
     except (OSError, sqlite3.OperationalError) as exc:  # e.g. a full disk: say so, keep what was committed
         raise SoundIndexError(

@@ -71,6 +71,36 @@ def scan(roots: Iterable[Path]) -> tuple[list[FoundFile], list[Skipped]]:
     return sorted(found.values(), key=lambda f: os.fsencode(f.path)), skipped
 
 
+def has_indexable(roots: Iterable[Path]) -> bool:
+    """Whether any non-empty indexable file lies under ``roots`` (stops at the first one found)."""
+    for root in roots:
+        root = Path(os.path.abspath(root))
+        if root.is_file():
+            found: dict[Path, FoundFile] = {}
+            _consider(root, root.parent, found, [])
+            if found:
+                return True
+            continue
+        seen_dirs: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                dirnames[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                found = {}
+                _consider(Path(dirpath) / name, root, found, [])
+                if found:
+                    return True
+    return False
+
+
 def _walk_error(exc: OSError, skipped: list[Skipped]) -> None:
     skipped.append(Skipped(Path(exc.filename or "?"), f"folder cannot be read ({exc.strerror})"))
 

@@ -288,7 +288,7 @@ class SoundIndex:
             path.unlink(missing_ok=True)
         self.seq, self._files, self.meta = self.store.snapshot()
         self.hnsw = HnswIndex(dim, params)
-        log.info("index %s bound to model %s", self.db_dir, model_id)
+        log.debug("index %s bound to model %s", self.db_dir, model_id)
 
     def remove_rows(self, rows: list[SoundFile]) -> None:
         """Drop files from the database and the graph; free chunks nobody uses any more (writers)."""
