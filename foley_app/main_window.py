@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         v.open_failed.connect(self._on_video_failed)
         v.frame_ready.connect(lambda t, image: self.video_view.set_image(image))
         self.video_view.resized.connect(self._on_video_view_resized)
+        s.search.escaped.connect(self.video_view.setFocus)  # Esc in the filter: keys drive playback again
         v.thumbnail_ready.connect(self.filmstrip.set_thumbnail)
         self.transport.seek_requested.connect(p.seek)
         self.transport.step_requested.connect(p.step_frames)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,6 +25,26 @@ from foley_app.widgets.waveform_view import WaveformView
 log = logging.getLogger(__name__)
 
 ALL_CATEGORIES = "All categories"
+
+
+class FilterEdit(QLineEdit):
+    """The text filter. Esc clears it and hands the keyboard back (``escaped``), so Space, J, K, L
+    drive playback again instead of typing into the box (the window's Esc shortcut does not fire here)."""
+
+    escaped = Signal()
+
+    def event(self, e) -> bool:  # noqa: ANN001 - Qt override
+        if e.type() == QEvent.ShortcutOverride and e.key() == Qt.Key_Escape and not e.modifiers():
+            e.accept()  # Esc is ours while typing a filter
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e) -> None:  # noqa: ANN001, N802 - Qt override
+        if e.key() == Qt.Key_Escape and not e.modifiers():
+            self.clear()
+            self.escaped.emit()
+            return
+        super().keyPressEvent(e)
 
 
 class SoundsPanel(QWidget):
@@ -59,8 +79,8 @@ class SoundsPanel(QWidget):
 
         filt = QHBoxLayout()
         filt.setSpacing(4)
-        self.search = QLineEdit(self)
-        self.search.setPlaceholderText("Filter: name, description, tag\u2026")
+        self.search = FilterEdit(self)
+        self.search.setPlaceholderText("Filter: name, description, tag\u2026  (Esc: clear)")
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.LeadingPosition)
         self.search.setToolTip("Only sounds whose name, description or path contains these words (Ctrl+F)")
@@ -95,6 +115,7 @@ class SoundsPanel(QWidget):
 
         self.model = CandidateListModel(self)
         self.view = CandidateView(self)
+        self.view.setFocusPolicy(Qt.StrongFocus)  # a click on the list takes the keyboard from the filter
         self.view.setModel(self.model)
         lay.addWidget(self.view, 1)
 

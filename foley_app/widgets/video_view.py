@@ -45,6 +45,7 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setFocusPolicy(Qt.ClickFocus)  # a click on the picture takes the keyboard (e.g. from the filter)
         self._image: QImage | None = None
         self._overlay: QImage | None = None
         self._message = "Drop a video here, or File \u25b8 Open Video\u2026"
