@@ -23,7 +23,7 @@ def _cand(c) -> dict:
 
 
 def spot_video(video: Path, model, db_dir: Path, *, cache_dir: Path | None = None, per_shot: bool = False, top: int = 5,
-               progress: bool = True, **filters: object) -> list[dict]:
+               progress: bool = True, prior_weight: float | None = None, **filters: object) -> list[dict]:
     """Cue dicts ``{cue, start_s, end_s, start_tc, end_tc, candidates: [...]}`` from the video's cached 1-fps
     embeddings; the timecodes (``HH:MM:SS:FF``) are at the video's frame rate from its own start timecode
     (``engine.timecode.picture_clock``)."""
@@ -33,7 +33,7 @@ def spot_video(video: Path, model, db_dir: Path, *, cache_dir: Path | None = Non
     from engine.library.shots import detect_shots
 
     with SoundIndex.open(Path(db_dir), model.model_id, readonly=True) as index:
-        rec = Recommender(model, index, Path(cache_dir) if cache_dir else default_cache_dir())
+        rec = Recommender(model, index, Path(cache_dir) if cache_dir else default_cache_dir(), prior_weight=prior_weight)
         bar = tqdm(unit="frame", desc="embedding frames", disable=not progress)
 
         def on_progress(done: int, total: int) -> None:
