@@ -15,6 +15,7 @@ from foley_app import project_io
 from foley_app.commands import RelinkMedia
 from foley_app.controllers.timeline import TimelineController
 from foley_app.document import Document
+from foley_app.resources import documents_dir, is_bundled
 from foley_app.settings import Settings
 from foley_app.workers import run_in_pool
 
@@ -157,7 +158,12 @@ class ProjectController(QObject):
         return "overwrite" if clicked is overwrite else "save_as" if clicked is save_as else "cancel"
 
     def save_as(self) -> bool:
-        suggested = self.doc.path or self._last_dir() / f"{(self.doc.video.stem if self.doc.video else 'untitled')}{PROJECT_SUFFIX}"
+        path = self.doc.path
+        if path is not None and not is_bundled(path):
+            suggested = path
+        else:  # a new project, or the bundled demo project: a file of the user's own, next to the video
+            stem = path.name.removesuffix(PROJECT_SUFFIX) if path else (self.doc.video.stem if self.doc.video else "untitled")
+            suggested = self._save_dir() / f"{stem}{PROJECT_SUFFIX}"
         path, _ = QFileDialog.getSaveFileName(self.window, "Save project as", str(suggested), PROJECT_FILTER)
         if not path:
             return False
@@ -279,12 +285,23 @@ class ProjectController(QObject):
         self.recent_changed.emit(self.settings.recent_projects())
 
     def _last_dir(self) -> Path:
+        """Where export dialogs start: the project's folder, the last project's, the video's; never the
+        installation's bundled resources (the demo folder): then the documents folder."""
         recent = self.settings.recent_projects()
-        if self.doc.path:
-            return self.doc.path.parent
-        if recent:
-            return recent[0].parent
-        return self.doc.video.parent if self.doc.video else Path.home()
+        for folder in (self.doc.path.parent if self.doc.path else None, recent[0].parent if recent else None,
+                       self.doc.video.parent if self.doc.video else None):
+            if folder is not None and not is_bundled(folder):
+                return folder
+        return documents_dir()
+
+    def _save_dir(self) -> Path:
+        """Where Save As starts for a new file: the video's folder, else the last project's, else the
+        documents folder (for the bundled demo video too)."""
+        recent = self.settings.recent_projects()
+        for folder in (self.doc.video.parent if self.doc.video else None, recent[0].parent if recent else None):
+            if folder is not None and not is_bundled(folder) and folder.is_dir():
+                return folder
+        return documents_dir()
 
     def _error(self, title: str, text: str) -> None:
         log.warning("%s: %s", title, text)
