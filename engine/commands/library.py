@@ -343,6 +343,9 @@ def register(app: typer.Typer) -> None:
     app.command("index")(index_cmd)
     app.command("recommend")(recommend_cmd)
     app.command("spot")(spot_cmd)
+    from engine.commands.similar import similar_cmd
+
+    app.command("similar")(similar_cmd)
     library_app.command("stats")(stats_cmd)
     library_app.command("list")(list_cmd)
     library_app.command("remove")(remove_cmd)
