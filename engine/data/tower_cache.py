@@ -191,3 +191,29 @@ def load_tower_features(dataset: Path) -> TowerFeatures:
         splits=cache.splits[rows],
         levels=cache.levels[rows],
     )
+
+
+def clip_mels(cache, rows: np.ndarray, features) -> np.ndarray:
+    """Log-mels of dataset rows with ``features``: the cached ones when the audio settings match the
+    dataset's, else decoded again from the source videos (a model with its own audio front end)."""
+    from dataclasses import replace
+
+    from engine.data.features import clips_from_wave, log_mel_batch
+    from engine.data.media import load_audio
+
+    rows = np.asarray(rows, np.int64)
+    if replace(features, image_size=0) == replace(cache.features, image_size=0):
+        return cache.mels(rows)
+    out = np.zeros((len(rows), features.n_mels, features.n_frames), np.float32)
+    by_shard: dict[str, list[int]] = {}
+    for i, r in enumerate(rows.tolist()):
+        by_shard.setdefault(cache.rows[r].shard, []).append(i)
+    for shard, where in by_shard.items():
+        meta = json.loads((cache.root / "shards" / shard / "meta.json").read_text(encoding="utf-8"))
+        source = Path(meta.get("source") or "")
+        if not source.is_file():
+            raise DatasetError(f"{cache.root}: the source video of {shard} ({source}) is gone; this model needs its audio decoded again")
+        wave = load_audio(source, features.sample_rate)
+        seconds = cache.seconds[rows[where]].astype(np.float64)
+        out[where] = log_mel_batch(clips_from_wave(wave, seconds, features), features)
+    return out

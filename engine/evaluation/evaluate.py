@@ -22,6 +22,7 @@ import torch
 from engine.config import to_dict
 from engine.data import pairs as P
 from engine.data.cache import FeatureCache
+from engine.data.tower_cache import clip_mels
 from engine.errors import CheckpointError
 from engine.evaluation import metrics as M
 from engine.evaluation.report import EVAL_FILE, REPORT_FILE, render
@@ -38,7 +39,7 @@ def _embed(model: Any, cache: FeatureCache, rows: np.ndarray, kind: str) -> np.n
     out = []
     for a in range(0, len(rows), CHUNK):
         chunk = rows[a : a + CHUNK]
-        out.append(model.embed_frames(cache.frames(chunk)) if kind == "frames" else model.embed_audio(cache.mels(chunk)))
+        out.append(model.embed_frames(cache.frames(chunk)) if kind == "frames" else model.embed_audio(clip_mels(cache, chunk, model.features)))
     return np.concatenate(out) if out else np.zeros((0, model.cfg.embed_dim), np.float32)
 
 
@@ -75,8 +76,8 @@ def evaluate(
     cache = FeatureCache(data)
     dev = choose_device(device)
     model = AVModel.load(checkpoint, map_location=str(dev))
-    if model.features != cache.features:
-        raise CheckpointError(f"{checkpoint} was trained on other feature settings than {data}; prepare the data with the model's FeatureCfg")
+    if model.features.image_size != cache.features.image_size:
+        raise CheckpointError(f"{checkpoint} was trained on other feature settings (frame size) than {data}; prepare the data with the model's FeatureCfg")
     train_cfg = model.extra.get("train_cfg") or {}
     negatives = negatives or train_cfg.get("negatives", "gameplay")
     min_gap_s = int(min_gap_s if min_gap_s is not None else train_cfg.get("min_gap_s", 5))

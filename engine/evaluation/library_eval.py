@@ -170,6 +170,12 @@ def diversity(rankings: Sequence[Sequence[int]], k: int = 10) -> dict[str, float
     }
 
 
+def top1_share(rankings: Sequence[Sequence[int]]) -> float:
+    """The share of queries whose #1 is the most frequent #1 (1.0: one file tops every list)."""
+    firsts = [r[0] for r in rankings if len(r)]
+    return max(Counter(firsts).values()) / len(firsts) if firsts else 0.0
+
+
 def label_prior(train_labels: dict[str, dict[int, list[str]]], library: Sequence[LibraryEntry],
                 exclude_prefixes: Sequence[str] = ("ambient/",)) -> np.ndarray:
     """Per library file: in how many training seconds the game started it."""
@@ -312,6 +318,8 @@ def run_library_eval(
     from engine.api import Recommender, SoundIndex
     from engine.models import AVModel
 
+    from engine.data.tower_cache import clip_mels
+
     say = progress or (lambda msg: None)
     model = AVModel.load(checkpoint)
     model.eval()
@@ -349,9 +357,9 @@ def run_library_eval(
     kmax = max(ks)
     want = max(kmax, candidates)
 
-    def ranked(vec: np.ndarray) -> list[tuple[int, float]]:
+    def ranked(vec: np.ndarray, plain: bool = False) -> list[tuple[int, float]]:
         out = []
-        cands = rec.for_embedding(vec, k=want + (len(files) - len(library) if path_contains else 0),
+        cands = rec.for_embedding(vec, k=want + (len(files) - len(library) if path_contains else 0), sound_query=plain,
                                   **({"path_contains": path_contains} if path_contains else {}))
         for c in cands:
             i = pos.get(Path(c.path))
@@ -361,6 +369,8 @@ def run_library_eval(
 
     # frame embeddings of the query seconds, clip by clip (sequential decoding)
     model_cands: list[list[tuple[int, float]]] = []
+    ablations: dict[str, list[list[int]]] = {}  # the model's ranking terms switched off one by one
+    terms = rec.ranking
     by_clip: dict[str, list[LabelledSecond]] = {}
     for q in queries:
         by_clip.setdefault(q.clip, []).append(q)
@@ -371,10 +381,17 @@ def run_library_eval(
         for q, v in zip(qs, emb):
             model_cands.append(ranked(v))
             ordered.append(q)
+            if terms is not None:
+                ablations.setdefault("model: picture only (no hubness fix, no prior)", []).append([i for i, _ in ranked(v, plain=True)[:kmax]])
+                chosen = rec.prior_weight
+                rec.prior_weight = 0.0
+                ablations.setdefault(f"model: hubness fix (w={terms.hub_weight:g}), no prior", []).append([i for i, _ in ranked(v)[:kmax]])
+                rec.prior_weight = chosen
         say(f"{clip}: {len(qs)} frames ranked")
     queries = ordered
 
-    rankings: dict[str, list[list[int]]] = {"model": [[i for i, _ in c[:kmax]] for c in model_cands]}
+    name = "model" if terms is None else f"model (hubness fix {terms.hub_weight:g}, prior weight {rec.prior_weight:g})"
+    rankings: dict[str, list[list[int]]] = {name: [[i for i, _ in c[:kmax]] for c in model_cands], **ablations}
     train_labels = {c: read_labels(clips[c][1]) for c in train}
     lprior = label_prior(train_labels, library, excl)
     rankings["prior-labels (image-blind)"] = [prior_ranking(lprior, kmax)] * len(queries)
@@ -385,7 +402,7 @@ def run_library_eval(
             rows = np.sort(np.random.default_rng(0).choice(rows, max_train_audio, replace=False))
         aprior = np.zeros(len(library))
         for start in range(0, len(rows), 256):
-            ea = model.embed_audio(cache.mels(rows[start:start + 256]))
+            ea = model.embed_audio(clip_mels(cache, rows[start:start + 256], model.features))
             for v in ea:
                 nn = ranked(v)
                 if nn:
@@ -413,6 +430,7 @@ def run_library_eval(
         "ambient_excluded": not include_ambient,
         "missing_labels": dict(missing.most_common(20)),
         "rankings": results,
-        "diversity": diversity(rankings["model"], kmax),
+        "diversity": diversity(rankings[name], kmax),
+        "top1_share": top1_share(rankings[name]),
         "most_frequent_training_files": [library[i].name for i in top_prior],
     }

@@ -1,0 +1,105 @@
+"""Heads on frozen towers, end to end on generated videos: prepare -> cache-towers -> train-heads -> model file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.data import synthetic
+from engine.data.cache import FeatureCache
+from engine.data.features import clips_from_wave, log_mel_batch
+from engine.data.media import load_audio
+from engine.data.prepare import prepare_dataset
+from engine.data.tower_cache import build_tower_cache, clip_mels, load_tower_features, tower_dir
+from engine.library.ranking import RankingCfg
+from engine.models import AVModel
+from engine.models.towers import aisfx_features
+from engine.presets import get_preset
+from engine.training.heads import (
+    HeadTrainCfg, attach_ranking, baselines, build_task, evaluate_task, library_tower_features, pretrained_cfg, references, train_heads,
+)
+
+N_VIDEOS, SECONDS = 10, 8
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Videos with a shape and its sound each second, their label files, a library and a prepared dataset."""
+    root = tmp_path_factory.mktemp("heads")
+    videos, library = root / "clips", root / "library"
+    videos.mkdir()
+    synthetic.write_sound_library(library, per_class=1)
+    for i in range(N_VIDEOS):
+        events = synthetic.random_events(SECONDS, seed=i, silent_ratio=0.15)
+        synthetic.write_video(videos / f"clip{i}.mp4", events, seed=i)
+        lines = [f"{k}\t{e}_00.wav" if e else f"{k}\t" for k, e in enumerate(events)]
+        (videos / f"clip{i}_labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = root / "data"
+    prepare_dataset(videos, data, workers=0, seed=1, split_ratios=(0.6, 0.2, 0.2), progress=False, silence_rms=0.01)
+    build_tower_cache(data, workers=0)
+    return videos, library, data
+
+
+def test_tower_cache_holds_every_sounding_second_and_resumes(corpus) -> None:
+    _, _, data = corpus
+    folder = tower_dir(data)
+    files = sorted(folder.glob("*.npz"))
+    assert len(files) == N_VIDEOS
+    before = {f: f.stat().st_mtime_ns for f in files}
+    files[0].unlink()  # as if killed before this video was written
+    build_tower_cache(data, workers=0)
+    assert {f: f.stat().st_mtime_ns for f in files[1:]} == {f: before[f] for f in files[1:]}  # only the missing one redone
+    assert files[0].is_file() and not list(folder.glob(".*.tmp"))
+    tf = load_tower_features(data)
+    cache = FeatureCache(data)
+    sounding = cache.levels >= 1e-3
+    assert set(tf.rows.tolist()) >= set(np.flatnonzero(sounding).tolist())
+    assert tf.vision.shape[1:] == (1280, 7, 7) and tf.vision.dtype == np.float16
+    assert tf.audio.shape == (len(tf.rows), 512) and np.all(np.isfinite(tf.audio))
+
+
+def test_clip_mels_decode_the_source_again_for_another_front_end(corpus) -> None:
+    _, _, data = corpus
+    cache = FeatureCache(data)
+    rows = np.arange(0, len(cache), 7)
+    np.testing.assert_array_equal(clip_mels(cache, rows, cache.features), cache.mels(rows))
+    feats = aisfx_features(cache.features)
+    got = clip_mels(cache, rows, feats)
+    assert got.shape == (len(rows), 96, 43)
+    r = int(rows[1])
+    video = next(p for p in corpus[0].glob("*.mp4") if p.stem == cache.video_ids[r])  # decoded by hand
+    wave = load_audio(video, feats.sample_rate)
+    want = log_mel_batch(clips_from_wave(wave, [float(cache.seconds[r])], feats), feats)[0]
+    np.testing.assert_allclose(got[1], want, atol=1e-5)
+
+
+def test_heads_learn_the_pictures_sounds_and_are_chosen_on_validation(corpus, tmp_path) -> None:
+    videos, library, data = corpus
+    tf = load_tower_features(data)
+    lib = library_tower_features(library, tmp_path / "lib.npz")
+    assert len(lib.entries) == len(synthetic.CLASSES) and (tmp_path / "lib.npz").is_file()
+    assert library_tower_features(library, tmp_path / "lib.npz").feats.shape == lib.feats.shape  # from the cache
+    val = build_task(tf, lib, videos, "val")
+    test = build_task(tf, lib, videos, "test")
+    cfg = pretrained_cfg(get_preset("m5"), dropout=0.1)
+    run = train_heads(cfg, tf, lib, val, HeadTrainCfg(epochs=30, batch_size=16, eval_every=5, patience=10, lr=3e-3))
+    assert 5 <= run.best_epoch <= 30 and run.best_epoch % 5 == 0
+    evaluated = [h for h in run.history if "val_top10" in h]
+    assert len(evaluated) >= 2
+    assert max(h["val_top3"] for h in evaluated) == run.val[run.best_ranking]["sample"]["3"]  # the kept one is the best
+    refs = references(run.model, tf)
+    picture_only = RankingCfg(cfg.temperature)
+    res = evaluate_task(run.model, lib, test, refs, [picture_only])[picture_only]
+    chance = baselines(lib, test)["chance (uniform)"]
+    # shapes and their sounds are easy: the picture alone finds the sound far above chance on unseen videos
+    assert res["sample"]["1"] >= chance["sample"]["1"] + 0.3
+    attach_ranking(run.model, tf, run.best_ranking)
+    path = tmp_path / "best.pt"
+    run.model.save(path)
+    loaded = AVModel.load(path)
+    assert loaded.extra["ranking"] == run.best_ranking.as_dict()
+    assert loaded.extra["reference_frames"].shape[1] == 128 and loaded.extra["reference_audio"].shape[1] == 128
+    assert os.path.getsize(path) < 3_000_000
