@@ -99,6 +99,30 @@ class Track:
         self.clips.sort(key=lambda c: (c.position, c.id))
 
 
+FEEDBACK_KINDS = ("place", "reject")
+MAX_FEEDBACK = 10_000  # choices kept in one project
+
+
+@dataclass(frozen=True)
+class FeedbackChoice:
+    """One of the designer's choices the ranking learns from (engine.library.feedback).
+
+    ``place``: the sound ``sound_path`` (its 1-s segment at ``offset``) was placed for the picture at
+    video time ``time``; it counts while its clip ``clip_id`` is on the timeline. ``reject``: "not
+    this" for that picture.
+    """
+
+    kind: str
+    time: float  # video seconds of the picture
+    sound_path: Path
+    offset: float = 0.0  # start of the chosen 1-s segment in the sound file
+    clip_id: str = ""  # the clip a placement made ('' for rejections)
+
+    @property
+    def second(self) -> int:
+        return int(math.floor(self.time + 1e-6))
+
+
 @dataclass(frozen=True)
 class Change:
     """What changed: ``kind`` is one of CHANGE_KINDS; ids say where (None when not applicable)."""
@@ -172,6 +196,8 @@ class Document:
         self._undo: list[Command] = []
         self._redo: list[Command] = []
         self._revision = 0
+        self.feedback: list[FeedbackChoice] = []  # the choices the ranking learns from (add_feedback)
+        self.feedback_enabled = True
         self._key_cache: tuple[int, tuple] | None = None
         self._clean_key: tuple | None = self.state()
 
@@ -269,6 +295,36 @@ class Document:
         self._undo.clear()
         self._redo.clear()
 
+    # -- relevance feedback ---------------------------------------------------------------
+    # Choices are not timeline edits: they are not on the undo stack, and a placement counts only
+    # while its clip exists (undoing the placement takes its vote back).
+    def add_feedback(self, choice: FeedbackChoice) -> None:
+        """Record a choice (the oldest go beyond ``MAX_FEEDBACK``); the document becomes dirty."""
+        if choice.kind not in FEEDBACK_KINDS:
+            raise DocumentError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {choice.kind!r}")
+        check_time(choice.time, "feedback time")
+        check_time(choice.offset, "feedback offset")
+        self.feedback.append(choice)
+        del self.feedback[:-MAX_FEEDBACK]
+        self._revision += 1
+
+    def clear_feedback(self) -> None:
+        """Forget every choice."""
+        if self.feedback:
+            self.feedback.clear()
+            self._revision += 1
+
+    def set_feedback_enabled(self, on: bool) -> None:
+        """Learn from choices (True) or rank by the picture alone (False); choices are kept either way."""
+        if bool(on) != self.feedback_enabled:
+            self.feedback_enabled = bool(on)
+            self._revision += 1
+
+    def active_feedback(self) -> list[FeedbackChoice]:
+        """The choices that count now: every rejection, and placements whose clip is still placed."""
+        clips = {c.id for _, c in self.clips()}
+        return [f for f in self.feedback if f.kind != "place" or not f.clip_id or f.clip_id in clips]
+
     # -- change tracking ------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(change)`` after every change."""
@@ -310,6 +366,8 @@ class Document:
                         c.name, c.category, c.sound_duration) for c in t.clips))
                 for t in self.tracks
             ),
+            self.feedback_enabled,
+            tuple(self.active_feedback()),
         )
         self._key_cache = (self._revision, key)
         return key
@@ -326,6 +384,8 @@ class Document:
     def copy(self) -> Document:
         """A deep copy without listeners or history (for exporting on another thread)."""
         other = Document(self.video, copy.deepcopy(self.tracks), self.path, self.sample_rate)
+        other.feedback, other.feedback_enabled = list(self.feedback), self.feedback_enabled
+        other._key_cache = None
         other._clean_key = self._clean_key
         return other
 
@@ -347,7 +407,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "CHANGE_KINDS", "MAX_CLIPS", "MAX_DB", "MAX_TIME_S", "MAX_TRACKS", "MIN_CLIP_S", "MIN_DB", "SAMPLE_RATE",
+    "CHANGE_KINDS", "FEEDBACK_KINDS", "MAX_CLIPS", "MAX_FEEDBACK", "FeedbackChoice", "MAX_DB", "MAX_TIME_S", "MAX_TRACKS", "MIN_CLIP_S", "MIN_DB", "SAMPLE_RATE",
     "Change", "Clip", "Document", "DocumentError", "Listener", "Track", "check_clip", "check_db", "check_time",
     "new_id", *sorted(_COMMANDS),
 ]

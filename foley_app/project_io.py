@@ -1,14 +1,20 @@
 """Project files: versioned JSON with relative media paths, atomic saves, strict validation, autosave.
 
-File layout (``version`` 1)::
+File layout (``version`` 2)::
 
-    {"format": "foley-assistant-project", "version": 1, "app_version": "0.1.0",
+    {"format": "foley-assistant-project", "version": 2, "app_version": "0.1.0",
      "saved_at": "2026-01-01T12:00:00Z", "origin": "/abs/folder/of/the/project/when/saved",
      "sample_rate": 48000, "video": "media/scene.mp4" | null,
      "tracks": [{"id": "...", "name": "Track 1", "volume_db": 0.0, "mute": false, "solo": false,
                  "clips": [{"id": "...", "sound": "../sfx/door.wav", "source_start": 0.0,
                             "source_end": 1.2, "position": 3.5, "gain_db": -3.0, "name": "door",
-                            "category": "DOORS", "sound_duration": 2.0}]}]}
+                            "category": "DOORS", "sound_duration": 2.0}]}],
+     "feedback": {"enabled": true,
+                  "choices": [{"kind": "place", "time": 3.5, "sound": "../sfx/door.wav", "offset": 0.0,
+                               "clip": "..."}, {"kind": "reject", "time": 7.2, "sound": "...", "offset": 1.0}]}}
+
+``feedback`` (new in version 2) holds the designer's choices the ranking learns from
+(``FeedbackChoice``); a version-1 project loads with none, learning on.
 
 Media paths are stored relative to the project file's folder (forward slashes; ``..`` allowed,
 so a project can sit next to its media) and are absolute only when no relative path exists
@@ -36,7 +42,9 @@ from engine.version import __version__
 from foley_app.atomic import atomic_write_text, describe_os_error, remove_stale_temps
 from foley_app.document import (
     MAX_CLIPS,
+    FEEDBACK_KINDS,
     MAX_DB,
+    MAX_FEEDBACK,
     MAX_NAME_CHARS,
     MAX_TIME_S,
     MAX_TRACKS,
@@ -45,6 +53,7 @@ from foley_app.document import (
     Clip,
     Document,
     DocumentError,
+    FeedbackChoice,
     Track,
     check_clip,
 )
@@ -52,7 +61,7 @@ from foley_app.document import (
 log = logging.getLogger(__name__)
 
 FORMAT = "foley-assistant-project"
-VERSION = 1
+VERSION = 2  # 2: "feedback" (the designer's choices); version 1 files still load
 PROJECT_SUFFIX = ".foley.json"  # any name loads; this is what the app suggests
 AUTOSAVE_SUFFIX = ".autosave.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -96,6 +105,14 @@ def project_to_dict(doc: Document, base: Path, autosave_of: Path | None = None) 
                 ],
             }
             for t in doc.tracks
+        ],
+    }
+    data["feedback"] = {
+        "enabled": doc.feedback_enabled,
+        "choices": [
+            {"kind": f.kind, "time": f.time, "sound": _encode_path(f.sound_path, base), "offset": f.offset,
+             **({"clip": f.clip_id} if f.clip_id else {})}
+            for f in doc.active_feedback()
         ],
     }
     if autosave_of is not None:
@@ -301,12 +318,29 @@ def project_from_dict(data: dict, base: Path, source: str = "project") -> Docume
         track.sort()
         tracks.append(track)
     doc = Document(video=video, tracks=tracks, sample_rate=int(sample_rate or 48_000))
+    if version >= 2 and r.get("feedback", required=False) is not None:
+        _read_feedback(doc, r.child(r.get("feedback"), "feedback"), base, origin)
     for _, clip in doc.clips():  # the document's own invariants, as a backstop
         try:
             check_clip(clip)
         except DocumentError as exc:
             raise ProjectError(str(exc)) from None
     return doc
+
+
+def _read_feedback(doc: Document, r: _Reader, base: Path, origin: Path | None) -> None:
+    doc.set_feedback_enabled(r.flag("enabled", default=True))
+    for i, item in enumerate(r.items("choices", MAX_FEEDBACK)):
+        c = r.child(item, f"{r.where}.choices[{i}]")
+        kind = c.text("kind", 16, non_empty=True)
+        if kind not in FEEDBACK_KINDS:
+            raise ProjectError(f"{c.where}.kind: must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}")
+        doc.add_feedback(FeedbackChoice(
+            kind=kind, time=c.number("time", 0.0, MAX_TIME_S, " s") or 0.0,
+            sound_path=_decode_path(c.text("sound", MAX_PATH_CHARS, non_empty=True), base, origin),
+            offset=c.number("offset", 0.0, MAX_TIME_S, " s", required=False, default=0.0) or 0.0,
+            clip_id=c.text("clip", MAX_ID_CHARS, required=False),
+        ))
 
 
 def _unique_id(r: _Reader, ids: set[str]) -> str:

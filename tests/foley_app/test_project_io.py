@@ -71,7 +71,7 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     assert back.state() == doc.state() and back.path == path and not back.dirty
     assert missing_media(back) == []
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["format"] == "foley-assistant-project" and data["version"] == 1
+    assert data["format"] == "foley-assistant-project" and data["version"] == 2
     assert data["video"] == "media/scene.mp4"
     assert data["tracks"][0]["clips"][0]["sound"] == "../sfx/doors/door ö.wav"
 
@@ -229,7 +229,7 @@ CLIP = "tracks.0.clips.0"
 HOSTILE = [
     (_set("format", "something-else"), "not a Foley Assistant project"),
     (_set("format", _DELETE), "format: required key is missing"),
-    (_set("version", 2), "newer Foley Assistant"),
+    (_set("version", 3), "newer Foley Assistant"),
     (_set("version", "1"), "version: must be a whole number"),
     (_set("version", 0), "not a valid project version"),
     (_set("tracks", {"a": 1}), "tracks: must be a list, got object"),
