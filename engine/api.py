@@ -42,10 +42,12 @@ _LIBRARY = {
     "VideoEmbeddingCache": "engine.library.video_cache",
     "default_cache_dir": "engine.library.paths",
     "default_db_dir": "engine.library.paths",
+    "demo_db_dir": "engine.library.paths",
     "Feedback": "engine.library.feedback",
     "FeedbackCfg": "engine.library.feedback",
     "loudest_second": "engine.library.feedback",
     "sound_vectors": "engine.library.feedback",
+    "INDEXED_EXTENSIONS": "engine.library.scan",
 }
 
 __all__ = ["Candidate", *sorted(_LIBRARY)]
@@ -65,7 +67,8 @@ def __getattr__(name: str) -> object:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.library.feedback import Feedback, FeedbackCfg, loudest_second, sound_vectors
     from engine.library.indexer import IndexReport, index_library
-    from engine.library.paths import default_cache_dir, default_db_dir
+    from engine.library.scan import INDEXED_EXTENSIONS
+    from engine.library.paths import default_cache_dir, default_db_dir, demo_db_dir
     from engine.library.recommender import Filters, Recommender, load_recommender
     from engine.library.sound_index import LibraryStats, SoundIndex
     from engine.library.store import SoundFile

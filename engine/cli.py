@@ -19,7 +19,7 @@ from engine.version import __version__
 
 log = logging.getLogger(__name__)
 
-COMMAND_MODULES = ("prepare", "combine", "towers", "heads", "train", "evaluate", "evaluate_library", "library", "bench")
+COMMAND_MODULES = ("prepare", "combine", "towers", "heads", "train", "evaluate", "evaluate_library", "library", "demo", "bench")
 
 app = typer.Typer(
     name="foley-engine",

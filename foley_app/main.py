@@ -144,7 +144,7 @@ def warm_up_torch() -> None:
 def build_window(args: argparse.Namespace, log_file: Path | None = None, settings=None):  # noqa: ANN001, ANN201
     """Make the main window and start it on the launch plan (used by ``main`` and the tests)."""
     warm_up_torch()
-    from engine.api import default_cache_dir, default_db_dir
+    from engine.api import default_cache_dir, default_db_dir, demo_db_dir
     from engine.library.prebuilt import demo_index_path
     from foley_app.main_window import MainWindow
     from foley_app.resources import default_model_path, demo_library_path, demo_video_path
@@ -157,7 +157,7 @@ def build_window(args: argparse.Namespace, log_file: Path | None = None, setting
         video=args.video, library=args.library, model=args.model, project=args.project,
         saved_model=settings.model_path, saved_db=settings.library_db, saved_roots=settings.library_roots,
         default_model=default_model_path(), demo_video=demo_video_path(), demo_library=demo_library_path(),
-        user_db=user_db, demo_db=user_db.parent / "demo-library", demo_index=demo_index_path(),
+        user_db=user_db, demo_db=demo_db_dir(demo_library_path(), user_db), demo_index=demo_index_path(),
     )
     log.info("launch plan: %s", plan)
     window = MainWindow(settings, Path(default_cache_dir()), log_file)

@@ -255,6 +255,12 @@ def spot_cmd(
         cues = spot_video(video, m, _db(db), cache_dir=cache_dir, per_shot=per_shot, top=top, progress=not quiet, prior_weight=prior_weight)
     except EngineError as exc:
         _fail(exc)
+    write_cue_sheet(video, cues, out, per_shot)
+    typer.echo(f"{len(cues)} cues written to {out / 'cues.csv'} and {out / 'cues.json'}")
+
+
+def write_cue_sheet(video: Path, cues: list[dict], out: Path, per_shot: bool) -> None:
+    """``out/cues.csv`` and ``out/cues.json`` (each replaced atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -269,7 +275,6 @@ def spot_cmd(
     _write_atomic(out / "cues.csv", buf.getvalue())
     _write_atomic(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "fps": fps,
                                                  "start_timecode": start_tc, "cues": cues}, indent=2, ensure_ascii=False))
-    typer.echo(f"{len(cues)} cues written to {out / 'cues.csv'} and {out / 'cues.json'}")
 
 
 def stats_cmd(
@@ -294,7 +299,11 @@ def stats_cmd(
             data["skipped_files"] = [{"path": p, "reason": r} for p, r in skips]
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    for key, value in data.items():
+    hnsw = ", ".join(f"{k}={v}" for k, v in st.hnsw.__dict__.items())
+    for key, value in (("index", _shown([st.db_dir])), ("model", st.model_id or "(none yet)"), ("files", f"{st.files:,}"),
+                       ("segments", f"{st.segments:,} (1-s)"), ("audio", f"{st.hours:.2f} h"), ("categories", f"{st.categories:,}"),
+                       ("skipped", f"{st.skipped:,} files" + ("" if skipped or not st.skipped else " (list them: --skipped)")),
+                       ("disk", f"{st.disk_bytes / 1e6:.1f} MB"), ("search", f"HNSW {hnsw}")):
         typer.echo(f"{key:>10}: {value}")
     if skipped:
         for p, r in skips:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,39 @@ def default_db_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "library"
+
+
+DEMO_DB_NAME = "demo-library"  # beside the default index, only when that one is the user's own
+
+
+def index_roots(db_dir: Path) -> set[str] | None:
+    """The library folders an index holds sounds from (absolute); ``None`` when ``db_dir`` has no
+    index, and a marker set when it cannot be read (so it is treated as someone's own)."""
+    import sqlite3
+
+    db = Path(db_dir) / DB_FILE
+    if not db.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0) as conn:
+            rows = conn.execute("SELECT DISTINCT root FROM files").fetchall()
+    except sqlite3.Error as exc:
+        log.debug("cannot read the folders of %s: %s", db, exc)
+        return {"<unreadable index>"}
+    return {os.fsdecode(bytes(r)) if isinstance(r, (bytes, memoryview)) else str(r) for (r,) in rows}
+
+
+def demo_db_dir(demo_library: Path | None, db_dir: Path | None = None) -> Path:
+    """Where the bundled demo library is indexed: the one shared default index (``db_dir``, default
+    :func:`default_db_dir`) that the app, ``foley-engine`` and the headless demo all read, as long
+    as it holds nothing but the demo (or does not exist yet). Once it holds the user's own sounds it
+    is left alone and the demo gets a folder of its own beside it (``demo-library``)."""
+    db = Path(db_dir) if db_dir is not None else default_db_dir()
+    roots = index_roots(db)
+    demo = {os.path.abspath(demo_library)} if demo_library is not None else set()
+    if not roots or roots <= demo:
+        return db
+    return db.parent / DEMO_DB_NAME
 
 
 def default_cache_dir() -> Path:

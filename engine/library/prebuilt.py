@@ -297,7 +297,7 @@ def install_prebuilt(artefact: Path, library_root: Path, db_dir: Path, model_id:
         shutil.rmtree(tmp, ignore_errors=True)
         return InstallResult(False, f"could not install the pre-built index at {db_dir} ({exc})")
     seconds = time.perf_counter() - t0
-    log.info("installed the pre-built index (%d files, %d segments, model %s) at %s in %.2f s",
+    log.debug("installed the pre-built index (%d files, %d segments, model %s) at %s in %.2f s",
              len(built.files), len(built.vectors), model_id, db_dir, seconds)
     return InstallResult(True, "", len(built.files), int(len(built.vectors)), seconds)
 
