@@ -14,8 +14,15 @@ for p in "${SYSTEM_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing system packages: ${missing[*]}"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >/dev/null \
-      || echo "setup: warning: could not install ${missing[*]} (audio output or the GUI may be unavailable)"
+    # apt's and debconf's own chatter (e.g. "debconf: delaying package configuration") goes to a log,
+    # shown only when the installation fails
+    apt_log=$(mktemp)
+    if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+          -o Dpkg::Use-Pty=0 "${missing[@]}") >"$apt_log" 2>&1; then
+      tail -n 20 "$apt_log"
+      echo "setup: warning: could not install ${missing[*]} (audio output or the GUI may be unavailable)"
+    fi
+    rm -f "$apt_log"
   else
     echo "setup: warning: missing system packages ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
   fi

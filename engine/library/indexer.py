@@ -228,7 +228,7 @@ class _Run:
         from tqdm import tqdm
 
         total = len(tasks)
-        bar = tqdm(total=total, unit="file", disable=not progress, desc="indexing", dynamic_ncols=True)
+        bar = tqdm(total=total, unit="file", disable=not progress or not total, desc="indexing", dynamic_ncols=True)
         done = 0
         if on_progress:
             on_progress(0, total)
