@@ -42,6 +42,7 @@ _LIBRARY = {
     "VideoEmbeddingCache": "engine.library.video_cache",
     "default_cache_dir": "engine.library.paths",
     "default_db_dir": "engine.library.paths",
+    "TOWER_CREDITS": "engine.models.towers",
     "demo_db_dir": "engine.library.paths",
     "Feedback": "engine.library.feedback",
     "FeedbackCfg": "engine.library.feedback",
@@ -73,3 +74,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.library.sound_index import LibraryStats, SoundIndex
     from engine.library.store import SoundFile
     from engine.library.video_cache import VideoEmbeddingCache
+    from engine.models.towers import TOWER_CREDITS

@@ -153,6 +153,9 @@ class MainWindow(QMainWindow):
             "context": self.audition_in_context, "audition": lambda: self.audition.audition(self.sounds.view.current_candidate()),
             "more_like": lambda: self._more_like(self.sounds.view.current_candidate()),
             "back_to_frame": self.engine.back_to_frame, "find": self._focus_search,
+            "not_this": lambda: self.not_this(self.sounds.view.current_candidate()),
+            "search_recording": self.show_record_dialog, "learn": self._set_learning,
+            "forget_choices": self.forget_choices,
             "whole_file": self._set_whole_file, "auto_audition": self._set_auto_audition,
             "segment_mode": self._set_segment_mode, "attention": self._toggle_attention,
             "zoom_in": lambda: self.timeline_view.zoom(1.5), "zoom_out": lambda: self.timeline_view.zoom(1 / 1.5),
@@ -184,7 +187,8 @@ class MainWindow(QMainWindow):
             "&Edit": ("undo", "redo", None, "delete_clip", "add_track", "place", None, "preferences"),
             "&Playback": ("play", "shuttle_back", "shuttle_stop", "shuttle_fwd", None, "frame_back", "frame_fwd",
                           "second_back", "second_fwd", "go_start", None, "context"),
-            "&Sounds": ("audition", "more_like", "back_to_frame", "find", None, "whole_file", "auto_audition", "segment_mode"),
+            "&Sounds": ("audition", "more_like", "back_to_frame", "not_this", "find", "search_recording", None, "whole_file",
+                        "auto_audition", "segment_mode", None, "learn", "forget_choices"),
             "&View": ("attention", None, "zoom_in", "zoom_out", "zoom_fit", None, "reset_layout"),
             "&Library": ("add_folder", "reindex", None, "choose_model"),
             "&Help": ("shortcuts", "open_log", None, "about"),
@@ -255,6 +259,10 @@ class MainWindow(QMainWindow):
         s.volume_changed.connect(self._on_volume)
         s.view.audition_requested.connect(self.audition.audition)
         s.view.more_like_this.connect(self._more_like)
+        s.view.not_this.connect(self.not_this)
+        s.view.sound_dropped.connect(self.search_by_sound)
+        self.timeline.sound_placed.connect(self._on_sound_placed)
+        self.timeline.changed.connect(self._sync_feedback)
         s.view.reveal_requested.connect(lambda c: QGuiApplication.clipboard().setText(str(c.path)))
         s.view.selectionModel().currentChanged.connect(self._on_selection)
         s.waveform.seek_requested.connect(self.audition.play_from)
@@ -297,6 +305,7 @@ class MainWindow(QMainWindow):
         self.sounds.auto.setChecked(st.auto_audition)
         self.sounds.mode.setChecked(st.per_segment)
         self.engine.filters = {"per_segment": True} if st.per_segment else {}
+        self._sync_feedback()  # the learning switch shows the document's
 
     # ------------------------------------------------------------------------------------------
     # start-up
@@ -416,7 +425,8 @@ class MainWindow(QMainWindow):
         else:
             fps = self.transport.fps
             where = "cached" if r.source == "cache" else "live"
-            self.sounds.set_banner(f"Sounds for {seconds_to_timecode(r.second, fps)} \u00b7 {where} \u00b7 {r.elapsed_ms:.0f} ms")
+            learned = f" \u00b7 learning from {r.learned} choice{'s' * (r.learned != 1)}" if r.learned else ""
+            self.sounds.set_banner(f"Sounds for {seconds_to_timecode(r.second, fps)} \u00b7 {where}{learned} \u00b7 {r.elapsed_ms:.0f} ms")
             self.filmstrip.set_marker(r.second)
             self.transport.scrubber.set_marker(r.second)
         if keep is not None:
@@ -446,6 +456,88 @@ class MainWindow(QMainWindow):
     def _more_like(self, c: Candidate | None) -> None:
         if c is not None:
             self.engine.more_like_this(c)
+
+    # -- learning from choices and searching by a recording
+    def _sync_feedback(self) -> None:
+        """Hand the project's choices that count now to the ranking (it re-ranks only when they changed)."""
+        doc = self.timeline.doc
+        self.engine.set_feedback(doc.active_feedback(), doc.feedback_enabled)
+        a = self.actions_["learn"]
+        if a.isChecked() != doc.feedback_enabled:
+            a.blockSignals(True)
+            a.setChecked(doc.feedback_enabled)
+            a.blockSignals(False)
+        self.actions_["forget_choices"].setEnabled(bool(doc.feedback))
+
+    def _record_choice(self, kind: str, time_s: float, path: Path, offset: float, clip_id: str = "") -> bool:
+        from foley_app.document import DocumentError, FeedbackChoice
+
+        doc = self.timeline.doc
+        if not doc.feedback_enabled or doc.video is None:
+            return False
+        try:
+            doc.add_feedback(FeedbackChoice(kind, max(0.0, float(time_s)), Path(path), max(0.0, float(offset)), clip_id))
+        except DocumentError as exc:
+            log.info("choice not recorded: %s", exc)
+            return False
+        self._sync_feedback()
+        self._update_title()
+        return True
+
+    def _on_sound_placed(self, clip_id: str, drop_time: float, payload: dict) -> None:
+        """Placing a sound at a moment says "this fits this picture"."""
+        self._record_choice("place", drop_time, Path(payload["path"]), float(payload.get("start_s", 0.0) or 0.0), clip_id)
+
+    def not_this(self, c: Candidate | None) -> None:
+        """ "Not this": the sound leaves this picture's list, and sounds like it fall for similar pictures."""
+        if c is None or self.engine.last is None or self.engine.last.source == "similar":
+            self._status("select a sound in the list for a picture to say \u201cnot this\u201d")
+            return
+        if not self.timeline.doc.feedback_enabled:
+            self._status("learning from choices is off (Sounds \u25b8 Learn from Choices)")
+            return
+        if self._record_choice("reject", float(self.engine.last.second), c.path, c.start_s):
+            self._status(f"\u201c{c.name}\u201d is not offered for this picture any more")
+
+    def _set_learning(self, on: bool) -> None:
+        self.timeline.doc.set_feedback_enabled(on)
+        self._sync_feedback()
+        self._update_title()
+        self._status("learning from your choices" if on else "ranking by the picture alone (choices are kept)")
+
+    def forget_choices(self) -> None:
+        doc = self.timeline.doc
+        if not doc.feedback:
+            return
+        n = len(doc.feedback)
+        if QMessageBox.question(self, "Forget learned choices",
+                                f"Forget the {n} placed and rejected sounds this project has learned from? "
+                                "The clips on the timeline stay.") not in (QMessageBox.Yes, QMessageBox.Ok):
+            return
+        doc.clear_feedback()
+        self._sync_feedback()
+        self._update_title()
+        self._status(f"forgot {n} choices")
+
+    def search_by_sound(self, path: Path) -> None:
+        """List the library sounds nearest to any sound file (a recording, a dropped file)."""
+        if not self.engine.is_ready:
+            self._status("the model is still loading; try again in a moment")
+            return
+        self.docks["sounds"].raise_()
+        self.engine.search_by_sound(Path(path))
+
+    def show_record_dialog(self) -> None:
+        from foley_app.recorder import RecordDialog, Recorder
+
+        if getattr(self, "recorder", None) is None:
+            self.recorder = Recorder(self.engine.cache_dir / "recordings", parent=self)
+        else:
+            self.recorder.available, self.recorder.reason = self.recorder.check()
+        dlg = RecordDialog(self.recorder, self._media_dir(), self)
+        dlg.query_ready.connect(self.search_by_sound)
+        self.record_dialog = dlg
+        dlg.open()
 
     def _focus_search(self) -> None:
         self.docks["sounds"].raise_()
@@ -567,6 +659,7 @@ class MainWindow(QMainWindow):
     def _on_document_loaded(self, doc) -> None:  # noqa: ANN001
         if doc.video is not None and doc.video != self.video.path and doc.video.exists():
             self.video.open(doc.video)
+        self._sync_feedback()
         self._update_title()
 
     def _update_title(self) -> None:

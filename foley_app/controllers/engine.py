@@ -53,6 +53,7 @@ class Recommendation:
     source: str  # "cache" | "live" | "similar"
     elapsed_ms: float
     query: str = ""  # the sound name for "more like this"
+    learned: int = 0  # how many of the designer's choices shaped this list
 
 
 @dataclass
@@ -116,6 +117,43 @@ def mean_attention(maps: list[np.ndarray], size: int = 28) -> np.ndarray | None:
     return acc / len(maps)
 
 
+def frame_vector(engine: _Engine, video: Path, second: int) -> np.ndarray:
+    """The embedding of the video's frame for ``second``: the 1-fps pass's row, else embedded now."""
+    rows = engine.rows if engine.rows_video == video else engine.video_cache.cached(video)
+    if rows is not None and 0 <= second < len(rows) and np.isfinite(rows[second]).all():
+        return np.asarray(rows[second], np.float32)
+    from engine.data.media import read_frame
+
+    return engine.model.embed_frames(read_frame(video, second + engine.model.features.frame_offset)[None])[0]
+
+
+def feedback_model(engine: _Engine, video: Path, choices: tuple):  # -> engine.api.Feedback
+    """The choices as vectors (engine thread; frame and sound vectors cached per engine)."""
+    from engine.api import Feedback, sound_vectors
+    from engine.errors import EngineError
+
+    key = (video, choices)
+    cached = engine.extra.get("feedback")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    frames = engine.extra.setdefault("feedback_frames", {})
+    sounds = engine.extra.setdefault("feedback_sounds", {})
+    fb = Feedback()
+    for c in choices:
+        try:
+            f = frames.get((video, c.second))
+            if f is None:
+                f = frames[(video, c.second)] = frame_vector(engine, video, c.second)
+            s = sounds.get((c.sound_path, c.offset))
+            if s is None:
+                s = sounds[(c.sound_path, c.offset)] = sound_vectors(engine.recommender, [(c.sound_path, c.offset)])[0]
+            fb.add(f, s, c.kind == "place")
+        except (EngineError, OSError) as exc:  # a moved sound file, say: that choice is left out
+            log.info("choice %s %s at %.1f s not used: %s", c.kind, c.sound_path, c.time, exc)
+    engine.extra["feedback"] = (key, fb)
+    return fb
+
+
 class EngineController(QObject):
     """Owns the engine objects; everything that touches them is queued on ``self.pool``."""
 
@@ -142,6 +180,7 @@ class EngineController(QObject):
         self._in_flight = False
         self._pending = False
         self._similar: Candidate | None = None
+        self.feedback: tuple = ()  # FeedbackChoice-like (kind, time, sound_path, offset, second) the ranking learns from
         self._pass: Worker | None = None
         self._pass_done = 0
         self._debounce = QTimer(self)
@@ -221,6 +260,14 @@ class EngineController(QObject):
         self.filters = {k: v for k, v in filters.items() if v not in (None, "", [], ())}
         self._resubmit()
 
+    def set_feedback(self, choices, enabled: bool = True) -> None:  # noqa: ANN001
+        """The designer's choices to learn from (``Document.active_feedback()``); re-rank when they changed."""
+        new = tuple(choices) if enabled else ()
+        if new != self.feedback:
+            self.feedback = new
+            if self._similar is None:
+                self._resubmit()
+
     def set_k(self, k: int) -> None:
         self.k = max(1, int(k))
         self._resubmit()
@@ -240,6 +287,13 @@ class EngineController(QObject):
         self._similar = candidate
         self._latest += 1
         self._schedule()
+
+    def search_by_sound(self, path: Path) -> None:
+        """Rank by similarity to any sound file (a recording, a dropped file): "more like this" with an
+        outside clip as the query, its loudest second (``start_s`` -1) embedded."""
+        path = Path(path)
+        self.more_like_this(Candidate(sound_id=-1, path=path, name=path.name, category="", start_s=-1.0,
+                                      distance=0.0, score=0.0, duration_s=0.0))
 
     def back_to_frame(self) -> None:
         if self._similar is not None:
@@ -273,20 +327,25 @@ class EngineController(QObject):
             return
         self._in_flight = True
         rid, engine, video, second = self._latest, self.engine, self.video, self._second or 0
-        k, filters, similar = self.k, dict(self.filters), self._similar
+        k, filters, similar, feedback = self.k, dict(self.filters), self._similar, self.feedback
         use_cache = second < self._pass_done
         if not use_cache or similar is not None:
             self._debounce.start()  # an embedding is expensive: at most one per window while scrubbing
         run_in_pool(self._rank, self._on_ranked, self._on_rank_failed, rid, engine, video, second, k, filters,
-                    similar, use_cache, pool=self.pool)
+                    similar, use_cache, feedback, pool=self.pool)
 
     @staticmethod
     def _rank(rid: int, engine: _Engine, video: Path | None, second: int, k: int, filters: dict,
-              similar: Candidate | None, use_cache: bool) -> Recommendation:
+              similar: Candidate | None, use_cache: bool, feedback: tuple = ()) -> Recommendation:
         t0 = time.perf_counter()
         rec = engine.recommender
         if similar is not None:
-            cands = rec.similar_to_sound(similar.path, offset=similar.start_s, k=k, **filters)
+            offset = similar.start_s
+            if offset < 0:  # an outside clip: where its sound is
+                from engine.api import loudest_second
+
+                offset = loudest_second(similar.path, engine.model.features.sample_rate)
+            cands = rec.similar_to_sound(similar.path, offset=offset, k=k, **filters)
             return Recommendation(rid, second, cands, "similar", (time.perf_counter() - t0) * 1e3, similar.name)
         vec, source = None, "live"
         if use_cache:
@@ -303,6 +362,13 @@ class EngineController(QObject):
 
             frame = read_frame(video, second + engine.model.features.frame_offset)
             vec = engine.model.embed_frames(frame[None])[0]
+        if feedback and video is not None:
+            fb = feedback_model(engine, video, feedback)
+            rejected = {c.sound_path for c in feedback if c.kind == "reject" and c.second == second}
+            if rejected:  # "not this" for this very picture: gone from its list
+                filters["exclude_files"] = set(filters.get("exclude_files") or ()) | rejected
+            cands = fb.rank(rec, np.asarray(vec, np.float32), k, **filters)
+            return Recommendation(rid, second, cands, source, (time.perf_counter() - t0) * 1e3, learned=len(fb))
         cands = rec.for_embedding(np.asarray(vec, np.float32), k=k, **filters)
         return Recommendation(rid, second, cands, source, (time.perf_counter() - t0) * 1e3)
 

@@ -57,6 +57,7 @@ class TimelineController(QObject):
     changed = Signal()  # the document changed (any edit, undo or redo)
     error = Signal(str)
     clip_added = Signal(str)  # clip id
+    sound_placed = Signal(str, float, object)  # clip id, the picture time it was dropped at, the dropped payload
 
     def __init__(self, view: TimelineView, stack: QUndoStack, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -155,6 +156,7 @@ class TimelineController(QObject):
             if self.apply(cmd):
                 self._load_peaks([Path(payload["path"])])
                 self.clip_added.emit(cmd.clip.id)
+                self.sound_placed.emit(cmd.clip.id, float(drop_time), payload)
 
         run_in_pool(prepare_drop, done, lambda exc: self.error.emit(f"cannot place {payload.get('name', '')}: {exc}"),
                     payload, owner=self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPainter, QPen
@@ -111,6 +112,8 @@ class CandidateView(QListView):
     audition_requested = Signal(object)  # Candidate
     more_like_this = Signal(object)  # Candidate
     reveal_requested = Signal(object)  # Candidate
+    not_this = Signal(object)  # Candidate: "this does not fit the picture"
+    sound_dropped = Signal(object)  # Path of an audio file dropped on the list: search by it
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -120,6 +123,7 @@ class CandidateView(QListView):
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragOnly)
         self.setDefaultDropAction(Qt.CopyAction)
+        self.setAcceptDrops(True)  # sound files from outside: search by them (the list itself stays a drag source)
         self.setMouseTracking(True)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_context_menu)
@@ -128,6 +132,35 @@ class CandidateView(QListView):
     def current_candidate(self) -> Candidate | None:
         idx = self.currentIndex()
         return idx.data(Role.Candidate) if idx.isValid() else None
+
+    @staticmethod
+    def _sound_files(event) -> list[Path]:  # noqa: ANN001
+        from engine.api import INDEXED_EXTENSIONS as exts
+
+        md = event.mimeData()
+        if not md.hasUrls():
+            return []
+        return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in exts]
+
+    def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802
+        if event.source() is not self and self._sound_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: ANN001, N802
+        if event.source() is not self and self._sound_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: ANN001, N802
+        files = self._sound_files(event) if event.source() is not self else []
+        if files:
+            event.acceptProposedAction()
+            self.sound_dropped.emit(files[0])
+        else:
+            event.ignore()
 
     def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802
         if event.key() in (Qt.Key_Return, Qt.Key_Enter):
@@ -145,6 +178,7 @@ class CandidateView(QListView):
         menu = QMenu(self)
         menu.addAction(icon("play"), "Audition", lambda: self.audition_requested.emit(c))
         menu.addAction(icon("similar"), "More like this", lambda: self.more_like_this.emit(c))
+        menu.addAction(icon("delete"), "Not this (X)", lambda: self.not_this.emit(c))
         menu.addAction(icon("folder-open"), "Copy file path", lambda: self.reveal_requested.emit(c))
         menu.exec(self.viewport().mapToGlobal(pos))
 
