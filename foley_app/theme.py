@@ -45,7 +45,9 @@ _QSS = """
 QWidget {{ color: {text}; background: {bg}; font-size: 9pt; }}
 QMainWindow::separator {{ background: {bg}; width: 3px; height: 3px; }}
 QMainWindow::separator:hover {{ background: {accent}; }}
-QDockWidget {{ titlebar-close-icon: none; }}
+QDockWidget {{ titlebar-close-icon: url({icons}/dock-close.svg); titlebar-normal-icon: url({icons}/dock-float.svg); }}
+QDockWidget::close-button, QDockWidget::float-button {{ border: 1px solid transparent; border-radius: 2px; padding: 0; }}
+QDockWidget::close-button:hover, QDockWidget::float-button:hover {{ background: {border}; border-color: {dim}; }}
 QDockWidget::title {{ background: {raised}; padding: 3px 6px; text-transform: uppercase; }}
 QToolTip {{ background: {raised}; color: {text}; border: 1px solid {border}; padding: 3px; }}
 QMenuBar {{ background: {bg}; }}
@@ -68,6 +70,15 @@ QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
     background: {panel}; border: 1px solid {border}; border-radius: 3px; padding: 2px 5px;
     selection-background-color: {select};
 }}
+QSpinBox::up-button, QDoubleSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::down-button {{
+    subcontrol-origin: border; width: 14px; background: {raised}; border-left: 1px solid {border};
+}}
+QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 3px; }}
+QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-position: bottom right; border-bottom-right-radius: 3px; }}
+QSpinBox::up-button:hover, QDoubleSpinBox::up-button:hover, QSpinBox::down-button:hover,
+QDoubleSpinBox::down-button:hover {{ background: {border}; }}
+QSpinBox::up-arrow, QDoubleSpinBox::up-arrow {{ image: url({icons}/arrow-up.svg); width: 8px; height: 8px; }}
+QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url({icons}/arrow-down.svg); width: 8px; height: 8px; }}
 QSpinBox#compact::up-button, QSpinBox#compact::down-button {{ width: 0; border: 0; }}
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: {accent}; }}
 QComboBox QAbstractItemView {{ background: {panel}; selection-background-color: {select}; border: 1px solid {border}; }}
@@ -103,8 +114,11 @@ QLabel#dim {{ color: {dim}; background: transparent; }}
 
 def style_sheet() -> str:
     """The Qt style sheet with the palette's colours filled in."""
+    from foley_app.resources import resource_path
+
+    icons = resource_path("icons", "arrow-up.svg").parent.as_posix()  # the dock buttons' and spin arrows' images
     return _QSS.format(
-        text=C.text.name(), bg=C.bg.name(), panel=C.panel.name(), panel_alt=C.panel_alt.name(),
+        icons=icons, text=C.text.name(), bg=C.bg.name(), panel=C.panel.name(), panel_alt=C.panel_alt.name(),
         raised=C.raised.name(), border=C.border.name(), accent=C.accent.name(), select=C.select.name(),
         dim=C.text_dim.name(), wave_dim=C.wave_dim.name(), ruler=C.ruler.name(),
     )
