@@ -54,12 +54,21 @@ def show_shortcuts(parent: QWidget, actions: dict[str, QAction]) -> None:
     shortcuts_dialog(parent, actions).exec()
 
 
+def about_text(log_file: Path | None) -> str:
+    """The About box's text: what the app is, the pretrained models it builds on (with their licences), the log."""
+    from html import escape
+
+    from engine.api import TOWER_CREDITS
+
+    credits = "".join(f"<li><b>{escape(name)}</b>: {escape(text)}</li>" for name, text in TOWER_CREDITS)
+    return (f"<b>Foley Assistant</b> {__version__}<br>Sound suggestions from your own library for any video frame, "
+            "ranked by a self-supervised audio-visual model.<br><br>"
+            f"Built on these pretrained networks:<ul>{credits}</ul>"
+            f"Log file: {escape(str(log_file)) if log_file else 'not written'}")
+
+
 def show_about(parent: QWidget, log_file: Path | None) -> None:
-    QMessageBox.about(
-        parent, "About Foley Assistant",
-        f"<b>Foley Assistant</b> {__version__}<br>Sound suggestions from your own library for any video frame, "
-        "ranked by a self-supervised audio-visual model.<br><br>"
-        f"Log file: {log_file or 'not written'}")
+    QMessageBox.about(parent, "About Foley Assistant", about_text(log_file))
 
 
 class PreferencesDialog(QDialog):

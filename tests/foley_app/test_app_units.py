@@ -239,3 +239,11 @@ def test_render_from_places_the_context_sound_at_its_time() -> None:
     assert np.allclose(out[: sr], 0.1) and np.allclose(out[sr : sr + 500], 0.6) and np.allclose(out[sr + 500 :], 0.1)
     _, _, out2, _ = render_from("k", None, None, (extra, 1.0), 0.0, sr)  # no timeline: the sound alone
     assert out2.size == 1500 and np.allclose(out2[1000:], 0.5) and np.allclose(out2[:1000], 0.0)
+
+
+def test_about_box_credits_the_pretrained_towers_and_their_licences():
+    from foley_app.dialogs import about_text
+
+    text = about_text(None)
+    assert "aisfx" in text and "CC BY 4.0" in text and "Ma and A. Lerch" in text
+    assert "EfficientNet-Lite0" in text and "Apache-2.0" in text
