@@ -89,6 +89,20 @@ class VideoView(QWidget):
         w, h = iw * scale, ih * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
+    def caption_rect(self) -> tuple[QRectF, bool]:
+        """Where the caption goes, and whether that is over the picture: in the black band above or
+        below the picture, or beside it, when there is room; else a small box in its top-left corner."""
+        fm = self.fontMetrics()
+        w, h = fm.horizontalAdvance(self._caption) + 12, fm.height() + 6
+        pic = self.picture_rect()
+        if pic.top() >= h + 2:
+            return QRectF(pic.left(), pic.top() - h - 1, w, h), False
+        if self.height() - pic.bottom() >= h + 2:
+            return QRectF(pic.left(), pic.bottom() + 1, w, h), False
+        if pic.left() >= w + 2:
+            return QRectF(pic.left() - w - 1, pic.top(), w, h), False
+        return QRectF(pic.left() + 4, pic.top() + 4, w, h), True
+
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#0d0d0f"))
@@ -104,8 +118,11 @@ class VideoView(QWidget):
             p.setRenderHint(QPainter.SmoothPixmapTransform)  # the map is coarse (e.g. 28x28): blend it smoothly
             p.drawImage(target, self._overlay)
         if self._caption:
+            box, inside = self.caption_rect()
+            if inside:  # no room beside the picture: a dark backdrop keeps it legible and small
+                p.fillRect(box, QColor(0, 0, 0, 170))
             p.setPen(QPen(C.accent))
-            p.drawText(target.adjusted(6, 4, -6, -4), Qt.AlignLeft | Qt.AlignTop, self._caption)
+            p.drawText(box, Qt.AlignCenter, self._caption)
 
     def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
         self.clicked.emit()

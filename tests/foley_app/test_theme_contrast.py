@@ -51,3 +51,30 @@ def test_dock_close_button_shows_a_light_cross(qtbot) -> None:
     # the title text is on the left; the close button is the rightmost ~24 px of the title bar
     cross = brightest(image, image.width() - int(24 * ratio), 0, image.width(), title_h)
     assert cross >= C.text.lightness() - 40, cross
+
+
+def test_attention_caption_sits_beside_the_picture_when_there_is_room(qtbot) -> None:
+    from PySide6.QtGui import QImage as Image
+
+    from foley_app.widgets.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.set_caption("where the model looked")
+    frame = Image(160, 90, Image.Format_RGB888)
+    frame.fill(QColor("#808080"))
+    view.set_image(frame)
+    for size in ((640, 480), (900, 300)):  # letterbox above/below; pillarbox left/right
+        view.resize(*size)
+        box, inside = view.caption_rect()
+        assert not inside and not box.intersects(view.picture_rect()), (size, box, view.picture_rect())
+        assert view.rect().toRectF().contains(box) if hasattr(view.rect(), "toRectF") else True
+    view.resize(320, 180)  # the picture fills the view: over it, but on a dark backdrop in a corner
+    box, inside = view.caption_rect()
+    assert inside and box.width() < view.width() / 2 + 40
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.grab().toImage()
+    ratio = view.devicePixelRatioF()
+    backdrop = QColor(image.pixel(int((box.left() + 2) * ratio), int((box.top() + 2) * ratio)))
+    assert backdrop.lightness() < 80  # the grey frame (lightness 128) is darkened under the text
