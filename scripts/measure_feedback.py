@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure relevance feedback and search-by-recording on labelled footage (docs/ranking.md).
+"""Measure relevance feedback and search-by-recording on labelled footage (docs/feedback.md).
 
 Feedback: a simulated designer works through a labelled video (``k<TAB>a.ogg;b.ogg``: the sound
 files the game started in second k). In the first half of the video they place the correct sounds

@@ -6,7 +6,7 @@ moment says "this sound fits this picture" (positive), "not this" on a row says 
 so a frame's query can be moved towards the sounds placed on similar pictures and away from the
 ones rejected there; ``Recommender.for_embedding`` then ranks by the moved query as usual.
 
-Three adaptations, chosen by measurement (docs/ranking.md, ``scripts/measure_feedback.py``):
+Three adaptations, chosen by measurement (docs/feedback.md, ``scripts/measure_feedback.py``):
 
 * ``rerank`` (the default, best on every measured clip): the query stays; the frame's candidates,
   plus the nearest sounds of the placed ones, are re-scored by how near they sound to the sounds
@@ -39,7 +39,7 @@ METHODS = ("rerank", "rocchio", "linear")
 
 @dataclass(frozen=True)
 class FeedbackCfg:
-    """How strongly choices move a query (defaults chosen on the demo video, docs/ranking.md)."""
+    """How strongly choices count (defaults chosen by measurement on labelled gameplay, docs/feedback.md)."""
 
     method: str = "rerank"
     alpha: float = 1.0  # pull towards the placed sounds
