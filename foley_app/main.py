@@ -111,13 +111,45 @@ def main(argv: list[str] | None = None) -> int:
     from foley_app.theme import apply_theme
 
     apply_theme(app)
+    splash = show_splash(app)  # torch and the model code load next (seconds): show something at once
     window = build_window(args, log_file)
     window.show()
+    splash.finish(window)
     if args.smoke_test is not None:
         from foley_app.smoke import arm
 
         arm(app, window, args.smoke_test)
     return app.exec()
+
+
+def show_splash(app):  # noqa: ANN001, ANN201 - QApplication -> QSplashScreen
+    """A small splash (icon, name, "loading") shown before the slow start-up work, instead of nothing
+    or a black window; closed by ``finish(window)`` once the window is up."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    from foley_app.resources import app_icon
+    from foley_app.theme import C
+
+    pixmap = QPixmap(360, 150)
+    pixmap.fill(C.panel)
+    p = QPainter(pixmap)
+    app_icon().paint(p, 20, 35, 80, 80)
+    p.setPen(C.text)
+    font = p.font()
+    font.setPointSizeF(15)
+    p.setFont(font)
+    p.drawText(120, 70, "Foley Assistant")
+    font.setPointSizeF(9)
+    p.setFont(font)
+    p.setPen(QColor(C.text_dim))
+    p.drawText(120, 95, "loading the model and the picture\u2026")
+    p.end()
+    splash = QSplashScreen(pixmap, Qt.WindowStaysOnTopHint)
+    splash.show()
+    app.processEvents()
+    return splash
 
 
 def warm_up_torch() -> None:

@@ -349,6 +349,8 @@ class MainWindow(QMainWindow):
 
     def open_video(self, path: Path) -> None:
         self._status(f"opening {Path(path).name}\u2026")
+        if self.video.info is None:  # nothing on screen yet: say what is coming instead of a black picture
+            self.video_view.set_message(f"Opening {Path(path).name}\u2026")
         self.video.open(Path(path))
 
     def _on_video_opened(self, info: VideoInfo) -> None:

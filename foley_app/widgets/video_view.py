@@ -70,6 +70,11 @@ class VideoView(QWidget):
     def has_overlay(self) -> bool:
         return self._overlay is not None
 
+    @property
+    def message(self) -> str:
+        """The text shown while there is no frame."""
+        return self._message
+
     def set_message(self, text: str) -> None:
         """Text shown when there is no frame (e.g. what to do next)."""
         self._message = text

@@ -45,3 +45,17 @@ def test_clicks_on_the_picture_or_the_list_take_the_keyboard(qtbot, make_window,
     qtbot.waitUntil(lambda: w.sounds.search.hasFocus(), timeout=2_000)
     qtbot.mouseClick(w.sounds.view.viewport(), Qt.LeftButton, pos=w.sounds.view.viewport().rect().center())
     assert QApplication.focusWidget() is w.sounds.view
+
+
+def test_start_shows_what_is_coming_not_a_black_picture(qtbot, make_window, demo_plan) -> None:
+    from PySide6.QtWidgets import QSplashScreen
+
+    from foley_app.main import show_splash
+
+    splash = show_splash(QApplication.instance())
+    assert isinstance(splash, QSplashScreen) and splash.isVisible()
+    w = make_window(demo_plan)
+    splash.finish(w)
+    assert w.video_view.message == f"Opening {demo_plan.video.name}\u2026" or w.video.info is not None
+    qtbot.waitUntil(lambda: w.video.info is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: not splash.isVisible(), timeout=5_000)
