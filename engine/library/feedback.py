@@ -138,20 +138,25 @@ class Feedback:
         base = rec.for_embedding(q, max(self.cfg.pool, k), **filters)
         w = self.weights(q)
         pos = np.asarray(self._positive)
-        pool = {c.path: c for c in base}
+        per_segment = bool(filters.get("per_segment"))
+
+        def key(c) -> tuple:  # noqa: ANN001 - one row per file, or per segment
+            return (c.path, c.start_s) if per_segment else (c.path, 0.0)
+
+        pool = {key(c): c for c in base}
         floor = min((c.score for c in base), default=0.0)
         order = [i for i in np.argsort(-w) if pos[i]]
         seen: set[bytes] = set()
         for i in order:
-            key = self._sounds[i].tobytes()
-            if key in seen:
+            sound_key = self._sounds[i].tobytes()
+            if sound_key in seen:
                 continue
-            seen.add(key)
+            seen.add(sound_key)
             if len(seen) > 8 or w[i] < 1e-3:
                 break
             for c in rec.for_embedding(self._sounds[i], 5, sound_query=True, **filters):
-                if c.path not in pool:  # not among the frame's own: it enters at the bottom of them
-                    pool[c.path] = replace(c, score=floor)
+                if key(c) not in pool:  # not among the frame's own: it enters at the bottom of them
+                    pool[key(c)] = replace(c, score=floor)
         cands = list(pool.values())
         if not cands:
             return []

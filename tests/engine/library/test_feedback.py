@@ -76,6 +76,15 @@ def test_rank_keeps_filters_and_renumbers(rec: Recommender) -> None:
     assert all(0.0 <= c.score <= 1.0 for c in got)
 
 
+def test_rank_per_segment_keeps_one_row_per_segment(rec: Recommender) -> None:
+    q, full = frame_and_list(rec)
+    fb = Feedback()
+    fb.add(q, sound_vectors(rec, [(full[-1].path, 0.0)])[0])
+    got = fb.rank(rec, q, 30, per_segment=True)
+    rows = [(c.path, c.start_s) for c in got]
+    assert len(rows) == len(set(rows)) and len({c.path for c in got}) < len(rows)  # a file's segments are rows
+
+
 def test_sound_vectors_come_from_the_index_or_the_file(rec: Recommender, tmp_path: Path) -> None:
     f = next(f for f in rec.files if f.n_segments > 2)
     got = sound_vectors(rec, [(f.path, 0.0), (f.path, f.hop * 2)])
