@@ -49,6 +49,8 @@ def _open_container(path: Path):  # -> av.container.InputContainer
         raise MediaError(f"{path}: empty file (0 bytes)")
     try:
         return av.open(str(path))
+    except av.InvalidDataError as exc:  # about the user's file, not the decoder's internals
+        raise MediaError(f"{path}: not a readable media file (damaged, or not audio or video at all)") from exc
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
         detail = getattr(exc, "strerror", None) or str(exc)  # PyAV's str() repeats errno and path
         raise MediaError(f"{path}: not a readable media file ({exc.__class__.__name__}: {detail})") from exc
@@ -112,7 +114,7 @@ def _open_capture(path: Path):
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
-        raise MediaError(f"{path}: OpenCV cannot open this video")
+        raise MediaError(f"{path}: cannot be read as a video (damaged, or not a video)")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # rotated phone video comes out upright
     return cap
 

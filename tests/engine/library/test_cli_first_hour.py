@@ -145,3 +145,18 @@ def test_flags_read_as_flags_in_the_help() -> None:
     r = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": "120"})
     assert "--json" in r.output and "<bool>" not in r.output, r.output
     assert runner.invoke(app, ["--version"]).output.startswith("foley-engine ")
+
+
+def test_decoder_messages_speak_of_the_file_not_the_decoder(tmp_path: Path) -> None:
+    """The same wording wherever a text file named .mp4 is opened (probe, frame reader, audio)."""
+    from engine.data.media import load_audio, probe_video, read_frame
+    from engine.errors import MediaError
+
+    fake = tmp_path / "scene.mp4"
+    fake.write_text("this is not a video\n" * 20)
+    for read in (probe_video, lambda p: read_frame(p, 0.0), load_audio):
+        with pytest.raises(MediaError) as caught:
+            read(fake)
+        text = str(caught.value)
+        assert text.startswith(f"{fake}: ") and "damaged" in text, text
+        assert not any(w in text for w in ("OpenCV", "FFmpeg", "InvalidDataError", "Invalid data found")), text
