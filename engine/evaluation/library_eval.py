@@ -36,7 +36,7 @@ from engine.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
-KS = (1, 5, 10)
+KS = (1, 3, 5, 10)
 FORMAT_VERSION = 1
 
 

@@ -256,10 +256,11 @@ def train_heads(model_cfg: ModelCfg, tf, lib: LibraryFeatures, val: LibraryTask,
         total, t0 = 0.0, time.perf_counter()
         for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
             idx = np.sort(order[i : i + cfg.batch_size])
-            maps = torch.from_numpy(tf.vision[idx]).float()
+            batch = tf.vision[idx]  # a float16 copy
             if cfg.flip:
-                flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
-                maps = torch.where(flip.view(-1, 1, 1, 1), maps.flip(-1), maps)
+                flip = rng.random(len(idx)) < 0.5
+                batch[flip] = batch[flip][..., ::-1]
+            maps = torch.from_numpy(batch).float()
             ev = model.vision.head_with_maps(maps)[0]
             ea = model.audio.head_with_maps(torch.from_numpy(tf.audio[idx]))[0]
             loss, _ = model.loss(ev, ea, None)
