@@ -66,6 +66,6 @@ def die_with_parent() -> None:
     parent = multiprocessing.parent_process()
     parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
     sentinel = getattr(parent, "sentinel", None) if parent is not None else None
-    if not _parent_alive(parent_pid) or parent_pid == 1:  # the parent died before the signal was armed
+    if not _parent_alive(parent_pid):  # the parent died before the signal was armed (we were re-parented)
         os._exit(EXIT_CODE)
     threading.Thread(target=_watch, args=(parent_pid, sentinel), name="foley-lifeline", daemon=True).start()
