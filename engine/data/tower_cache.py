@@ -148,7 +148,10 @@ def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3
         return out
     import multiprocessing
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from engine.lifeline import die_with_parent
+
+    # workers end with this process, even when it is killed (engine.lifeline)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         for shard, n in pool.map(_run_job, [str(dataset)] * len(jobs), jobs):
             say(f"{shard}: {n} seconds")
     return out

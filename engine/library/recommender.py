@@ -85,23 +85,45 @@ class RankingTerms:
     max_log_prior: float
 
 
-def ranking_terms(model, index: SoundIndex, files: list) -> RankingTerms | None:
-    """The terms for a model that carries ranking references (``None`` for older models)."""
+def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) -> RankingTerms | None:
+    """The terms for a model that carries ranking references (``None`` for older models).
+
+    Two passes over the index in blocks (bounded memory at a million segments): the prior's votes
+    (exact, or through the HNSW graph for a large index), then the hub scores and the moments of
+    the scores' parts. About 10 s for a million segments on one core; instant for thousands.
+    """
     extra = getattr(model, "extra", {}) or {}
-    if "ranking" not in extra or "reference_frames" not in extra or not files:
+    if "ranking" not in extra or "reference_frames" not in extra or not files or index.hnsw is None:
         return None
     cfg = RankingCfg.from_dict(extra["ranking"])
-    labels = np.concatenate([np.arange(f.label0, f.label0 + f.n_segments) for f in files])
-    seg_file = np.repeat(np.arange(len(files)), [f.n_segments for f in files])
-    vecs = index.hnsw.get(labels)
+    nseg = np.array([f.n_segments for f in files], np.int64)
+    label0 = np.array([f.label0 for f in files], np.int64)
+    n = int(nseg.sum())
+    seg_file = np.repeat(np.arange(len(files)), nseg)
+    labels = np.concatenate([np.arange(a, a + k) for a, k in zip(label0, nseg)])
     ref_frames = np.asarray(extra["reference_frames"], np.float32)
     ref_audio = np.asarray(extra["reference_audio"], np.float32)
-    hub_bias = (-cfg.hub_weight / cfg.temperature) * hub_scores(vecs, ref_frames, cfg.hub_k) if cfg.hub_weight else np.zeros(len(labels), np.float32)
-    logp = log_prior_from_votes(nearest_file_votes(vecs, seg_file, len(files), ref_audio), len(files))
-    x = np.concatenate([vecs / cfg.temperature, hub_bias[:, None], logp[seg_file][:, None]], axis=1).astype(np.float64)
-    offset = np.concatenate([[0], np.cumsum([f.n_segments for f in files])[:-1]]).astype(np.int64)
-    return RankingTerms(cfg, offset, hub_bias.astype(np.float32), logp, x.mean(axis=0), np.cov(x, rowvar=False),
-                        float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)))
+    if n <= EXACT_LIMIT:
+        votes = nearest_file_votes(index.hnsw.get(labels), seg_file, len(files), ref_audio)
+    else:  # each reference second's nearest segment through the graph
+        nearest = np.array([index.hnsw.search(r, 1)[0][0] for r in ref_audio], np.int64)
+        fi = np.searchsorted(label0, nearest, side="right") - 1
+        votes = np.bincount(fi, minlength=len(files)) / np.maximum(nseg, 1)
+    logp = log_prior_from_votes(votes, len(files))
+    hub_bias = np.zeros(n, np.float32)
+    dim = index.dim + 2
+    total, outer = np.zeros(dim), np.zeros((dim, dim))
+    for i in range(0, n, block):
+        vecs = index.hnsw.get(labels[i : i + block])
+        if cfg.hub_weight:
+            hub_bias[i : i + block] = (-cfg.hub_weight / cfg.temperature) * hub_scores(vecs, ref_frames, cfg.hub_k)
+        x = np.concatenate([vecs / cfg.temperature, hub_bias[i : i + block, None], logp[seg_file[i : i + block], None]], axis=1).astype(np.float64)
+        total += x.sum(axis=0)
+        outer += x.T @ x
+    mean = total / n
+    cov = outer / n - np.outer(mean, mean)
+    offset = np.concatenate([[0], np.cumsum(nseg)[:-1]]).astype(np.int64)
+    return RankingTerms(cfg, offset, hub_bias, logp, mean, cov, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)))
 
 
 class Recommender:

@@ -123,3 +123,29 @@ def test_scores_are_relevance_and_sound_queries_ignore_the_picture_terms(index, 
         assert all(0.0 <= s <= 1.0 for s in scores) and scores == sorted(scores, reverse=True)
         plain = Recommender(model, index).for_embedding(q, 8)
         assert [c.path for c in rec.for_embedding(q, 8, sound_query=True)] == [c.path for c in plain]
+
+
+def test_terms_of_a_large_index_equal_the_exact_ones(index, model, rng, monkeypatch) -> None:
+    """Past EXACT_LIMIT the votes go through the graph; the moments are always summed in blocks."""
+    import engine.library.recommender as R
+
+    labels, vecs = all_vectors(index)
+    files = index.files()
+    seg_file = np.repeat(np.arange(len(files)), [f.n_segments for f in files])
+    noisy = unit(vecs[1::3] + 0.05 * rng.normal(size=vecs[1::3].shape))
+    m = with_ranking(model, RankingCfg(temperature=0.1, hub_weight=0.5, prior_weight=1.0), vecs[::2], noisy)
+    exact = R.ranking_terms(m, index, files)
+    blocked = R.ranking_terms(m, index, files, block=7)
+    np.testing.assert_allclose(blocked.hub_bias, exact.hub_bias, atol=1e-5)
+    np.testing.assert_allclose(blocked.mean, exact.mean, atol=1e-6)
+    np.testing.assert_allclose(blocked.cov, exact.cov, atol=1e-6)
+    x = np.concatenate([vecs / 0.1, exact.hub_bias[:, None], exact.log_prior[seg_file][:, None]], axis=1)
+    np.testing.assert_allclose(exact.cov, np.cov(x, rowvar=False, bias=True), atol=1e-4)
+    monkeypatch.setattr(R, "EXACT_LIMIT", 1)
+    graph = R.ranking_terms(m, index, files, block=7)
+    # the generated library has files with identical segments (ties break either way): compare the others
+    d = np.linalg.norm(vecs[:, None] - vecs[None], axis=-1) + np.eye(len(vecs)) * 9
+    twin = np.zeros(len(files), bool)
+    np.logical_or.at(twin, seg_file, (d < 1e-3).any(axis=1))
+    assert (~twin).sum() >= 3
+    np.testing.assert_allclose(graph.log_prior[~twin], exact.log_prior[~twin], atol=1e-6)
