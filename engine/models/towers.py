@@ -60,17 +60,22 @@ PACKAGE_OF = {
 
 
 def package_file(module: str, relative: str) -> Path:
-    """A data file inside an installed package, found without importing the package."""
+    """A data file inside an installed package, found without importing the package (in a bundle
+    that holds only the package's data, beside the bundle's modules on ``sys.path``)."""
+    import sys
+
     spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+    places = [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
+    places += [Path(entry) / module for entry in sys.path if entry]
+    for place in places:
+        if (place / relative).is_file():
+            return place / relative
+    if spec is None:
         raise ConfigError(
             f"the pretrained tower needs the Python package {module!r}, which is not installed; "
             "run scripts/setup.sh (it installs the towers' packages)"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        raise ConfigError(f"package {module!r} is installed but has no {relative}; reinstall it with scripts/setup.sh")
-    return path
+    raise ConfigError(f"package {module!r} is installed but has no {relative}; reinstall it with scripts/setup.sh")
 
 
 def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:

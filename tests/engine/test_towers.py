@@ -105,3 +105,15 @@ def test_training_mode_leaves_the_frozen_towers_in_eval():
     assert all(not p.requires_grad for p in model.vision.tower.parameters())
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(not n.startswith(("vision.tower", "audio.tower")) for n in trainable)
+
+
+def test_a_missing_tower_package_is_one_clear_error(monkeypatch):
+    import importlib.util
+
+    from engine.errors import ConfigError
+    from engine.models import towers
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("sys.path", [])
+    with pytest.raises(ConfigError, match="'aisfx', which is not installed; run scripts/setup.sh"):
+        towers.package_file("aisfx", "models/checkpoint.pth")
