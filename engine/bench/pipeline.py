@@ -31,6 +31,9 @@ def loader_headroom(model_cfg, data: Path, work: Path, steps: int = 4, load_batc
     from engine.training.batches import epoch_batches, make_loader
     from engine.training.trainer import _LossStep
 
+    # heads on pretrained towers train on cached tower features, not through this loader: measure
+    # the loader with the same preset's scratch towers
+    model_cfg = replace(model_cfg, vision_tower="scratch", audio_tower="scratch")
     cfg = replace(train_defaults(model_cfg), num_workers=workers)
     cache = FeatureCache(data)
     trainer = Trainer(cfg, data, work / "train-run", RunOptions(device="cpu", preset="bench", progress=False))

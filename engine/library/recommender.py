@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 EXACT_LIMIT = 20_000  # filtered searches over at most this many segments are exact
 MAX_FETCH = 16_384  # beyond this HNSW over-fetch (long files hog the top hits), search the allowed segments exactly
+# A model with ranking terms scores every segment exactly up to this many (a matrix-vector product:
+# ~1 ms at 20k segments, ~10 ms at 250k); beyond, HNSW candidates are re-ranked.
+SCORED_LIMIT = 250_000
+RERANK_FETCH = 1024  # past SCORED_LIMIT: re-rank at most this many HNSW candidates (approximate, bounded time)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ class RankingTerms:
     cov: np.ndarray  # (D + 2, D + 2) their covariance: the library's score spread for any query
     max_hub_bias: float
     max_log_prior: float
+    # every segment's vector, label and file, when the index is small enough to score exactly
+    vectors: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    seg_file: np.ndarray | None = None
 
 
 def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) -> RankingTerms | None:
@@ -123,7 +131,10 @@ def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) ->
     mean = total / n
     cov = outer / n - np.outer(mean, mean)
     offset = np.concatenate([[0], np.cumsum(nseg)[:-1]]).astype(np.int64)
-    return RankingTerms(cfg, offset, hub_bias, logp, mean, cov, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)))
+    exact = n <= SCORED_LIMIT
+    return RankingTerms(cfg, offset, hub_bias, logp, mean, cov, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)),
+                        vectors=index.hnsw.get(labels) if exact else None, labels=labels if exact else None,
+                        seg_file=seg_file if exact else None)
 
 
 class Recommender:
@@ -310,6 +321,8 @@ class Recommender:
             if len(labels) == 0:
                 return []
         want = min(k, self._achievable(mask, f))
+        if self._terms is not None and self._terms.vectors is not None:
+            return self._search_scored(q, want, mask, f)
         if vectors is not None:  # few allowed segments: exact
             rows, d = exact_search(vectors, q, len(labels))
             return self._rank(*self._reorder(q, labels[rows], d), mask, f, want)
@@ -318,7 +331,7 @@ class Recommender:
             found, d = hnsw.search(q, fetch, ef=max(hnsw.params.ef_search, fetch))
             found, d, s = self._reorder(q, found, d)
             out = self._rank(found, d, s, mask, f, want)
-            if (len(out) >= want and self._settled(out, d, s, fetch)) or fetch >= len(hnsw):
+            if (len(out) >= want and (fetch >= RERANK_FETCH or self._settled(out, d, s, fetch))) or fetch >= len(hnsw):
                 return out
             fetch *= 4
             if fetch > MAX_FETCH:
@@ -337,6 +350,28 @@ class Recommender:
         all_l, all_d = np.concatenate(best_l), np.concatenate(best_d)
         order = np.argsort(all_d, kind="stable")
         return self._rank(*self._reorder(q, all_l[order], all_d[order]), mask, f, want)
+
+    def _search_scored(self, q: np.ndarray, want: int, mask: np.ndarray | None, f: Filters) -> list[Candidate]:
+        """Exact ranking of every segment by the model's full score (small and medium indexes)."""
+        t = self._terms
+        score = (t.vectors @ q).astype(np.float64) / t.cfg.temperature + t.hub_bias + self.prior_weight * t.log_prior[t.seg_file]
+        if mask is not None:
+            score[~mask[t.seg_file]] = -np.inf
+        qx = np.concatenate([np.asarray(q, np.float64), [1.0, self.prior_weight]])
+        mean, std = float(qx @ t.mean), math.sqrt(max(float(qx @ t.cov @ qx), 1e-12))
+        n = len(score)
+        m = min(n, max(256, 8 * want))
+        while True:
+            top = np.argpartition(-score, m - 1)[:m] if m < n else np.arange(n)
+            top = top[np.isfinite(score[top])]
+            order = top[np.argsort(-score[top], kind="stable")]
+            cos = np.clip(t.vectors[order] @ q, -1.0, 1.0)
+            dist = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)).astype(np.float32)
+            self._raw = score[order]
+            out = self._rank(t.labels[order], dist, relevance(score[order], mean, std), mask, f, want)
+            if len(out) >= want or m >= n:
+                return out
+            m = min(n, 4 * m)
 
     def _reorder(self, q: np.ndarray, labels: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest-first candidates -> best-first by the model's ranking, with each one's 0..1 relevance."""

@@ -149,3 +149,17 @@ def test_terms_of_a_large_index_equal_the_exact_ones(index, model, rng, monkeypa
     np.logical_or.at(twin, seg_file, (d < 1e-3).any(axis=1))
     assert (~twin).sum() >= 3
     np.testing.assert_allclose(graph.log_prior[~twin], exact.log_prior[~twin], atol=1e-6)
+
+
+def test_a_large_index_re_ranks_hnsw_candidates_like_brute_force(index, model, rng, monkeypatch) -> None:
+    import engine.library.recommender as R
+
+    labels, vecs = all_vectors(index)
+    monkeypatch.setattr(R, "SCORED_LIMIT", 0)  # as if the index were too large to score every segment
+    m = with_ranking(model, RankingCfg(temperature=0.1, hub_weight=0.5, prior_weight=1.0), vecs[::2], vecs[1::3])
+    rec = Recommender(m, index)
+    assert rec._terms.vectors is None
+    for q in unit(rng.normal(size=(6, index.dim))):
+        got = rec.for_embedding(q, 6)
+        assert [c.path for c in got] == brute_force_files(rec, q, 6)
+        assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
