@@ -2,7 +2,13 @@
 
 A segment ``a`` of a library file scores, for a frame embedding ``v``::
 
-    s(v, a) = (cos(v, a) - hub_weight * r(a)) / temperature + prior_weight * log p(file(a))
+    picture(v, a) = (cos(v, a) - hub_weight * r(a)) / temperature
+    s(v, a) = z(picture(v, a)) + prior_weight * z(log p(file(a)))
+
+where ``z`` standardises over the library's segments: the picture term by its mean and spread
+for this frame, the prior by its mean and spread over the library. Standardising the picture
+term per frame keeps the picture's say the same for every frame: without it, a frame the model
+is unsure of (small spread) gets the prior's list, and one file tops most lists.
 
 * ``cos / temperature`` is the contrastive critic, what InfoNCE estimates: log p(a|v) / p(a)
   up to a constant.
@@ -14,12 +20,15 @@ A segment ``a`` of a library file scores, for a frame embedding ``v``::
   the score estimates log p(a|v); at 0 it is the picture alone. The app's dial moves it.
 
 Scores are shown as ``relevance``: how many standard deviations above the library's mean score
-for this frame a sound is, mapped to 0..1 (``RELEVANCE_SPAN`` deviations = 1), so a weak frame
-shows short bars and a clear one long bars.
+for this frame a sound is, mapped to 0..1 (``RELEVANCE_SPAN`` deviations = 1).
+
+The means and spreads come from the first and second moments of ``[a / temperature, hub term,
+log prior]`` over the library's segments (``Moments``), so they cost a few dot products a query.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -90,24 +99,62 @@ def log_prior_from_votes(votes: np.ndarray, n_files: int, alpha: float = 0.1) ->
     return np.log((votes + alpha) / (votes.sum() + alpha * n_files)).astype(np.float32)
 
 
-def segment_bias(rc: RankingCfg, hub: np.ndarray | None, logp_file: np.ndarray | None, seg_file: np.ndarray) -> np.ndarray:
-    """The per-segment part of the score (everything but ``cos / temperature``)."""
-    bias = np.zeros(len(seg_file), np.float32)
-    if hub is not None and rc.hub_weight:
-        bias -= rc.hub_weight * hub / rc.temperature
-    if logp_file is not None and rc.prior_weight:
-        bias += rc.prior_weight * logp_file[seg_file]
-    return bias
-
-
 def file_scores(q: np.ndarray, lib_emb: np.ndarray, seg_file: np.ndarray, n_files: int, rc: RankingCfg,
                 hub: np.ndarray | None, logp_file: np.ndarray | None) -> np.ndarray:
-    """``(n_q, n_files)``: each file's best segment score for each query (``seg_file`` non-decreasing)."""
-    s = (_unit(q) @ _unit(lib_emb).T) / rc.temperature + segment_bias(rc, hub, logp_file, seg_file)[None]
+    """``(n_q, n_files)``: each file's best segment score for each query (``seg_file`` non-decreasing),
+    with the same standardisation as the recommender."""
+    lib = _unit(lib_emb)
+    hub_term = np.zeros(len(lib), np.float32) if hub is None or not rc.hub_weight else -rc.hub_weight * hub / rc.temperature
+    logp_seg = np.zeros(len(lib), np.float32) if logp_file is None else logp_file[seg_file]
+    moments = Moments.of(np.concatenate([lib / rc.temperature, hub_term[:, None], logp_seg[:, None]], axis=1))
+    picture = (_unit(q) @ lib.T) / rc.temperature + hub_term[None]
+    s = np.stack([Standardiser.of(v, moments, rc.prior_weight).score(p, logp_seg, rc.prior_weight)
+                  for v, p in zip(_unit(q), picture)]) if len(q) else picture
     starts = np.flatnonzero(np.r_[True, seg_file[1:] != seg_file[:-1]])
     out = np.full((len(q), n_files), -np.inf, np.float32)
     out[:, seg_file[starts]] = np.maximum.reduceat(s, starts, axis=1)
     return out
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Mean and covariance of ``[a / temperature, hub term, log prior]`` over a library's segments."""
+
+    mean: np.ndarray  # (D + 2,)
+    cov: np.ndarray  # (D + 2, D + 2)
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> Moments:
+        x = np.asarray(x, np.float64)
+        mean = x.mean(axis=0)
+        return cls(mean, (x.T @ x) / len(x) - np.outer(mean, mean))
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """For one query: the picture term's mean and spread, the prior's, and the final score's spread."""
+
+    pic_mean: float
+    pic_std: float
+    prior_mean: float
+    prior_std: float
+    score_std: float
+
+    @classmethod
+    def of(cls, q: np.ndarray, m: Moments, prior_weight: float) -> Standardiser:
+        qp = np.concatenate([np.asarray(q, np.float64), [1.0, 0.0]])  # picks the picture term
+        pic_mean, pic_var = float(qp @ m.mean), float(qp @ m.cov @ qp)
+        pic_std = math.sqrt(max(pic_var, 1e-12))
+        prior_mean, prior_std = float(m.mean[-1]), math.sqrt(max(float(m.cov[-1, -1]), 1e-12))
+        corr = float(qp @ m.cov[:, -1]) / (pic_std * prior_std)
+        w = prior_weight
+        return cls(pic_mean, pic_std, prior_mean, prior_std, math.sqrt(max(1.0 + w * w + 2.0 * w * corr, 1e-12)))
+
+    def score(self, picture: np.ndarray, log_prior: np.ndarray, prior_weight: float) -> np.ndarray:
+        return (picture - self.pic_mean) / self.pic_std + prior_weight * (log_prior - self.prior_mean) / self.prior_std
+
+    def relevance(self, score: np.ndarray) -> np.ndarray:
+        return relevance(score, 0.0, self.score_std)
 
 
 def relevance(score: np.ndarray | float, mean: float, std: float) -> np.ndarray | float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.api import Candidate
 from engine.errors import ConfigError
-from engine.library.ranking import RankingCfg, hub_scores, log_prior_from_votes, nearest_file_votes, relevance
+from engine.library.ranking import Moments, RankingCfg, Standardiser, hub_scores, log_prior_from_votes, nearest_file_votes
 from engine.library.sound_index import SoundIndex
 from engine.library.vectors import exact_search
 
@@ -83,8 +83,7 @@ class RankingTerms:
     seg_offset: np.ndarray  # (n_files,) position of each file's first segment in the arrays below
     hub_bias: np.ndarray  # (n_seg,) -hub_weight * r(a) / temperature
     log_prior: np.ndarray  # (n_files,) log p(file), label-free
-    mean: np.ndarray  # (D + 2,) mean of [a / temperature, hub_bias, log_prior] over the segments
-    cov: np.ndarray  # (D + 2, D + 2) their covariance: the library's score spread for any query
+    moments: Moments  # of [a / temperature, hub_bias, log_prior] over the segments: any query's score spread
     max_hub_bias: float
     max_log_prior: float
     # every segment's vector, label and file, when the index is small enough to score exactly
@@ -129,10 +128,10 @@ def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) ->
         total += x.sum(axis=0)
         outer += x.T @ x
     mean = total / n
-    cov = outer / n - np.outer(mean, mean)
+    moments = Moments(mean, outer / n - np.outer(mean, mean))
     offset = np.concatenate([[0], np.cumsum(nseg)[:-1]]).astype(np.int64)
     exact = n <= SCORED_LIMIT
-    return RankingTerms(cfg, offset, hub_bias, logp, mean, cov, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)),
+    return RankingTerms(cfg, offset, hub_bias, logp, moments, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)),
                         vectors=index.hnsw.get(labels) if exact else None, labels=labels if exact else None,
                         seg_file=seg_file if exact else None)
 
@@ -147,6 +146,7 @@ class Recommender:
         self._terms: RankingTerms | None = None
         self._raw = np.zeros(0, np.float64)  # the last _reorder's raw scores (under the lock)
         self._last_raw = -math.inf
+        self._bound = math.inf
         self._lock = threading.Lock()
         self._masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._video_cache = None
@@ -353,12 +353,11 @@ class Recommender:
 
     def _search_scored(self, q: np.ndarray, want: int, mask: np.ndarray | None, f: Filters) -> list[Candidate]:
         """Exact ranking of every segment by the model's full score (small and medium indexes)."""
-        t = self._terms
-        score = (t.vectors @ q).astype(np.float64) / t.cfg.temperature + t.hub_bias + self.prior_weight * t.log_prior[t.seg_file]
+        t, w = self._terms, self.prior_weight
+        z = Standardiser.of(q, t.moments, w)
+        score = z.score((t.vectors @ q).astype(np.float64) / t.cfg.temperature + t.hub_bias, t.log_prior[t.seg_file], w)
         if mask is not None:
             score[~mask[t.seg_file]] = -np.inf
-        qx = np.concatenate([np.asarray(q, np.float64), [1.0, self.prior_weight]])
-        mean, std = float(qx @ t.mean), math.sqrt(max(float(qx @ t.cov @ qx), 1e-12))
         n = len(score)
         m = min(n, max(256, 8 * want))
         while True:
@@ -368,7 +367,7 @@ class Recommender:
             cos = np.clip(t.vectors[order] @ q, -1.0, 1.0)
             dist = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)).astype(np.float32)
             self._raw = score[order]
-            out = self._rank(t.labels[order], dist, relevance(score[order], mean, std), mask, f, want)
+            out = self._rank(t.labels[order], dist, z.relevance(score[order]), mask, f, want)
             if len(out) >= want or m >= n:
                 return out
             m = min(n, 4 * m)
@@ -380,22 +379,19 @@ class Recommender:
             return labels, dist, np.clip(1.0 - dist / 2.0, 0.0, 1.0)
         fi = np.clip(np.searchsorted(self._label0, labels, side="right") - 1, 0, max(len(self._label0) - 1, 0))
         w = self.prior_weight
+        z = Standardiser.of(q, t.moments, w)
         cos = 1.0 - np.square(dist.astype(np.float64)) / 2.0
-        score = cos / t.cfg.temperature + t.hub_bias[t.seg_offset[fi] + labels - self._label0[fi]] + w * t.log_prior[fi]
-        qx = np.concatenate([np.asarray(q, np.float64), [1.0, w]])
-        mean, std = float(qx @ t.mean), math.sqrt(max(float(qx @ t.cov @ qx), 1e-12))
+        score = z.score(cos / t.cfg.temperature + t.hub_bias[t.seg_offset[fi] + labels - self._label0[fi]], t.log_prior[fi], w)
+        # no segment beyond the farthest fetched one can score more than this (the terms are bounded)
+        farthest = 1.0 - float(dist.max(initial=0.0)) ** 2 / 2.0
+        self._bound = float(z.score(np.array([farthest / t.cfg.temperature + t.max_hub_bias]), np.array([t.max_log_prior]), w)[0])
         order = np.argsort(-score, kind="stable")
         self._raw = score[order]
-        return labels[order], dist[order], relevance(score[order], mean, std)
+        return labels[order], dist[order], z.relevance(score[order])
 
     def _settled(self, out: list[Candidate], dist: np.ndarray, rel: np.ndarray, fetch: int) -> bool:
-        """True when no segment beyond the fetched ones can outrank the last result (bounded biases)."""
-        t = self._terms
-        if t is None or not len(dist):
-            return True
-        farthest_cos = 1.0 - float(dist.max()) ** 2 / 2.0
-        bound = farthest_cos / t.cfg.temperature + t.max_hub_bias + self.prior_weight * t.max_log_prior
-        return self._last_raw >= bound
+        """True when no segment beyond the fetched ones can outrank the last result."""
+        return self._terms is None or not len(dist) or self._last_raw >= self._bound
 
     def _rank(self, labels: np.ndarray, dist: np.ndarray, rel: np.ndarray, mask: np.ndarray | None, f: Filters, want: int) -> list[Candidate]:
         """Best-first labels -> candidates: filter, one per file (unless per-segment), category cap."""

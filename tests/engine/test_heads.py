@@ -89,7 +89,8 @@ def test_heads_learn_the_pictures_sounds_and_are_chosen_on_validation(corpus, tm
     assert 5 <= run.best_epoch <= 30 and run.best_epoch % 5 == 0
     evaluated = [h for h in run.history if "val_top10" in h]
     assert len(evaluated) >= 2
-    assert max(h["val_top3"] for h in evaluated) == run.val[run.best_ranking]["sample"]["3"]  # the kept one is the best
+    best = max(evaluated, key=lambda h: h["val_top10"] + h["val_top3"])
+    assert run.val[run.best_ranking]["sample"]["10"] + run.val[run.best_ranking]["sample"]["3"] >= best["val_top10"] + best["val_top3"] - 1e-9
     refs = references(run.model, tf)
     picture_only = RankingCfg(cfg.temperature)
     res = evaluate_task(run.model, lib, test, refs, [picture_only])[picture_only]
@@ -113,5 +114,5 @@ def test_the_choice_skips_rankings_that_offer_one_list_for_every_picture() -> No
 
     same_list, varied_a, varied_b = RankingCfg(prior_weight=4.0), RankingCfg(prior_weight=1.0), RankingCfg(prior_weight=0.5)
     results = {same_list: res(0.6, 0.3, 3, 0.9), varied_a: res(0.4, 0.1, 95, 0.05), varied_b: res(0.4, 0.2, 90, 0.08)}
-    assert choose_ranking(results)[0] == varied_b  # top-10 ties, top-3 decides
+    assert choose_ranking(results)[0] == varied_b  # top-10 + top-3 decides among the varied ones
     assert choose_ranking({same_list: results[same_list]})[0] == same_list  # nothing varied: the best anyway

@@ -16,7 +16,12 @@ from engine.library.ranking import RankingCfg, file_scores, hub_scores, log_prio
 from .test_recommender import all_vectors, unit
 
 
-def test_file_scores_are_each_files_best_segment(rng) -> None:
+def standardised(picture: np.ndarray, logp_seg: np.ndarray, w: float) -> np.ndarray:
+    """The ranking's score written out: each term standardised over the library's segments."""
+    return (picture - picture.mean()) / picture.std() + w * (logp_seg - logp_seg.mean()) / logp_seg.std()
+
+
+def test_file_scores_are_each_files_best_standardised_segment(rng) -> None:
     lib = unit(rng.normal(size=(30, 16)))
     seg_file = np.repeat(np.arange(8), [1, 5, 2, 7, 3, 4, 1, 7])
     q = unit(rng.normal(size=(5, 16)))
@@ -25,10 +30,11 @@ def test_file_scores_are_each_files_best_segment(rng) -> None:
     rc = RankingCfg(temperature=0.2, hub_weight=0.5, prior_weight=0.7)
     got = file_scores(q, lib, seg_file, 8, rc, hub, logp)
     for i in range(5):
+        seg = standardised(lib @ q[i] / 0.2 - 0.5 * hub / 0.2, logp[seg_file], 0.7)
         for f in range(8):
-            segs = np.flatnonzero(seg_file == f)
-            want = max(float(q[i] @ lib[s]) / 0.2 - 0.5 * hub[s] / 0.2 + 0.7 * logp[f] for s in segs)
-            assert got[i, f] == pytest.approx(want, abs=1e-4)
+            assert got[i, f] == pytest.approx(seg[seg_file == f].max(), abs=1e-4)
+    # the temperature only scales the picture term, which the standardisation undoes
+    np.testing.assert_allclose(file_scores(q, lib, seg_file, 8, RankingCfg(1.0, 0.5, 0.7), hub, logp), got, atol=1e-4)
 
 
 def test_hub_scores_and_votes_by_brute_force(rng) -> None:
@@ -65,7 +71,8 @@ def brute_force_files(rec: Recommender, q: np.ndarray, k: int) -> list[Path]:
     t = rec._terms
     labels, vecs = all_vectors(rec.index)
     fi = np.searchsorted(rec._label0, labels, side="right") - 1
-    s = vecs @ q / t.cfg.temperature + t.hub_bias[t.seg_offset[fi] + labels - rec._label0[fi]] + rec.prior_weight * t.log_prior[fi]
+    picture = vecs @ q / t.cfg.temperature + t.hub_bias[t.seg_offset[fi] + labels - rec._label0[fi]]
+    s = standardised(picture, t.log_prior[fi], rec.prior_weight)
     best = np.full(len(rec.files), -np.inf)
     np.maximum.at(best, fi, s)
     return [rec.files[i].path for i in np.argsort(-best, kind="stable")[:k]]
@@ -137,10 +144,10 @@ def test_terms_of_a_large_index_equal_the_exact_ones(index, model, rng, monkeypa
     exact = R.ranking_terms(m, index, files)
     blocked = R.ranking_terms(m, index, files, block=7)
     np.testing.assert_allclose(blocked.hub_bias, exact.hub_bias, atol=1e-5)
-    np.testing.assert_allclose(blocked.mean, exact.mean, atol=1e-6)
-    np.testing.assert_allclose(blocked.cov, exact.cov, atol=1e-6)
+    np.testing.assert_allclose(blocked.moments.mean, exact.moments.mean, atol=1e-6)
+    np.testing.assert_allclose(blocked.moments.cov, exact.moments.cov, atol=1e-6)
     x = np.concatenate([vecs / 0.1, exact.hub_bias[:, None], exact.log_prior[seg_file][:, None]], axis=1)
-    np.testing.assert_allclose(exact.cov, np.cov(x, rowvar=False, bias=True), atol=1e-4)
+    np.testing.assert_allclose(exact.moments.cov, np.cov(x, rowvar=False, bias=True), atol=1e-4)
     monkeypatch.setattr(R, "EXACT_LIMIT", 1)
     graph = R.ranking_terms(m, index, files, block=7)
     # the generated library has files with identical segments (ties break either way): compare the others
