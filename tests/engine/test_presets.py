@@ -27,11 +27,20 @@ def test_unknown_names_say_what_exists() -> None:
     assert list_presets() == ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "ft"]
 
 
-def test_shipped_model_is_the_small_m5() -> None:
+def test_shipped_model_is_m4_heads_on_the_pretrained_towers() -> None:
+    """What the model card says the shipped model is: m4's projector and loss on both frozen towers."""
     path = default_model_path()
     if path is None:
         pytest.skip("no shipped model in this checkout")
+    from dataclasses import replace
+
     from engine.models import AVModel
 
     model = AVModel.load(path)
-    assert model.cfg == get_preset("m5", "small")
+    m4 = get_preset("m4")
+    assert (model.cfg.vision_tower, model.cfg.audio_tower) == ("efficientnet-lite0", "aisfx")
+    assert model.cfg == replace(m4, vision_tower="efficientnet-lite0", audio_tower="aisfx", image_size=224,
+                                head_dropout=0.3, head_hidden=0, temperature=0.1)
+    ranking = model.extra["ranking"]
+    assert (ranking["hub_weight"], ranking["prior_weight"]) == (0.5, 1.5)
+    assert model.extra["reference_frames"].shape == (1024, 128) and model.extra["reference_audio"].shape == (4096, 128)
