@@ -101,6 +101,7 @@ class Track:
 
 FEEDBACK_KINDS = ("place", "reject")
 MAX_FEEDBACK = 10_000  # choices kept in one project
+MAX_PRIOR_WEIGHT = 100.0  # the common <-> specific dial's weight (the dial itself goes to 4)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class Document:
         self._revision = 0
         self.feedback: list[FeedbackChoice] = []  # the choices the ranking learns from (add_feedback)
         self.feedback_enabled = True
+        self.prior_weight: float | None = None  # the common <-> specific dial; None = the model's default
         self._key_cache: tuple[int, tuple] | None = None
         self._clean_key: tuple | None = self.state()
 
@@ -320,6 +322,19 @@ class Document:
             self.feedback_enabled = bool(on)
             self._revision += 1
 
+    def set_prior_weight(self, weight: float | None) -> None:
+        """The weight of the sound prior in the ranking (the list's dial); ``None`` = the model's default.
+        Like the learning switch it is a ranking setting, not an edit: saved, marks the project
+        modified, not on the undo stack."""
+        if weight is not None:
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                    or not 0.0 <= weight <= MAX_PRIOR_WEIGHT:
+                raise DocumentError(f"prior weight must be a number between 0 and {MAX_PRIOR_WEIGHT:g}, got {weight!r}")
+            weight = float(weight)
+        if weight != self.prior_weight:
+            self.prior_weight = weight
+            self._revision += 1
+
     def active_feedback(self) -> list[FeedbackChoice]:
         """The choices that count now: every rejection, and placements whose clip is still placed."""
         clips = {c.id for _, c in self.clips()}
@@ -368,6 +383,7 @@ class Document:
             ),
             self.feedback_enabled,
             tuple(self.active_feedback()),
+            self.prior_weight,
         )
         self._key_cache = (self._revision, key)
         return key
@@ -385,6 +401,7 @@ class Document:
         """A deep copy without listeners or history (for exporting on another thread)."""
         other = Document(self.video, copy.deepcopy(self.tracks), self.path, self.sample_rate)
         other.feedback, other.feedback_enabled = list(self.feedback), self.feedback_enabled
+        other.prior_weight = self.prior_weight
         other._key_cache = None
         other._clean_key = self._clean_key
         return other
@@ -407,7 +424,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "CHANGE_KINDS", "FEEDBACK_KINDS", "MAX_CLIPS", "MAX_FEEDBACK", "FeedbackChoice", "MAX_DB", "MAX_TIME_S", "MAX_TRACKS", "MIN_CLIP_S", "MIN_DB", "SAMPLE_RATE",
+    "CHANGE_KINDS", "FEEDBACK_KINDS", "MAX_CLIPS", "MAX_FEEDBACK", "MAX_PRIOR_WEIGHT", "FeedbackChoice", "MAX_DB", "MAX_TIME_S", "MAX_TRACKS", "MIN_CLIP_S", "MIN_DB", "SAMPLE_RATE",
     "Change", "Clip", "Document", "DocumentError", "Listener", "Track", "check_clip", "check_db", "check_time",
     "new_id", *sorted(_COMMANDS),
 ]

@@ -230,6 +230,8 @@ class MainWindow(QMainWindow):
         v.frame_ready.connect(lambda t, image: self.video_view.set_image(image))
         self.video_view.resized.connect(self._on_video_view_resized)
         s.search.escaped.connect(self.video_view.setFocus)  # Esc in the filter: keys drive playback again
+        s.prior_dial.escaped.connect(self.video_view.setFocus)
+        s.prior_weight_changed.connect(self._set_prior_weight)
         v.thumbnail_ready.connect(self.filmstrip.set_thumbnail)
         self.transport.seek_requested.connect(p.seek)
         self.transport.step_requested.connect(p.step_frames)
@@ -306,6 +308,7 @@ class MainWindow(QMainWindow):
         self.sounds.mode.setChecked(st.per_segment)
         self.engine.filters = {"per_segment": True} if st.per_segment else {}
         self._sync_feedback()  # the learning switch shows the document's
+        self._sync_prior()
 
     # ------------------------------------------------------------------------------------------
     # start-up
@@ -409,6 +412,7 @@ class MainWindow(QMainWindow):
             + (f", {info.skipped} unreadable files skipped" if info.skipped else "")
             + f"\nIndex: {info.db_dir}\nModel: {info.model_path} ({info.model_id})"
             + ("\nThis is the bundled demo library; add your own folders with the + button." if self.plan and self.plan.demo else ""))
+        self.sounds.set_prior_default(info.default_prior_weight)
         self._status(f"model and library loaded in {info.load_s:.1f} s")
         if info.n_files == 0:
             self.sounds.set_banner("The library is empty: add a folder of sounds in the Library panel")
@@ -470,6 +474,21 @@ class MainWindow(QMainWindow):
             a.setChecked(doc.feedback_enabled)
             a.blockSignals(False)
         self.actions_["forget_choices"].setEnabled(bool(doc.feedback))
+
+    def _sync_prior(self) -> None:
+        """The project's common <-> specific weight on the dial and in the ranking."""
+        w = self.timeline.doc.prior_weight
+        self.sounds.set_prior_weight(w)
+        self.engine.set_prior_weight(w)
+
+    def _set_prior_weight(self, weight: float | None) -> None:
+        """The dial moved (or was reset): a ranking setting like the learning switch, saved with the
+        project and marking it modified, not an undoable edit."""
+        self.timeline.doc.set_prior_weight(weight)
+        self.engine.set_prior_weight(weight)
+        self._update_title()
+        shown = "the model's default" if weight is None else ("the picture alone" if weight == 0 else f"{weight:g}")
+        self._status(f"weight of common sounds: {shown}")
 
     def _record_choice(self, kind: str, time_s: float, path: Path, offset: float, clip_id: str = "") -> bool:
         from foley_app.document import DocumentError, FeedbackChoice
@@ -662,6 +681,7 @@ class MainWindow(QMainWindow):
         if doc.video is not None and doc.video != self.video.path and doc.video.exists():
             self.video.open(doc.video)
         self._sync_feedback()
+        self._sync_prior()
         self._update_title()
 
     def _update_title(self) -> None:

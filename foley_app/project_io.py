@@ -11,10 +11,13 @@ File layout (``version`` 2)::
                             "category": "DOORS", "sound_duration": 2.0}]}],
      "feedback": {"enabled": true,
                   "choices": [{"kind": "place", "time": 3.5, "sound": "../sfx/door.wav", "offset": 0.0,
-                               "clip": "..."}, {"kind": "reject", "time": 7.2, "sound": "...", "offset": 1.0}]}}
+                               "clip": "..."}, {"kind": "reject", "time": 7.2, "sound": "...", "offset": 1.0}]},
+     "prior_weight": 1.5 | null}
 
 ``feedback`` (new in version 2) holds the designer's choices the ranking learns from
-(``FeedbackChoice``); a version-1 project loads with none, learning on.
+(``FeedbackChoice``); a version-1 project loads with none, learning on. ``prior_weight``
+(optional, added within version 2) is the list's common <-> specific dial: the weight of the
+sound prior in the ranking, ``null`` or absent = the model's default.
 
 Media paths are stored relative to the project file's folder (forward slashes; ``..`` allowed,
 so a project can sit next to its media) and are absolute only when no relative path exists
@@ -45,6 +48,7 @@ from foley_app.document import (
     FEEDBACK_KINDS,
     MAX_DB,
     MAX_FEEDBACK,
+    MAX_PRIOR_WEIGHT,
     MAX_NAME_CHARS,
     MAX_TIME_S,
     MAX_TRACKS,
@@ -115,6 +119,7 @@ def project_to_dict(doc: Document, base: Path, autosave_of: Path | None = None) 
             for f in doc.active_feedback()
         ],
     }
+    data["prior_weight"] = doc.prior_weight
     if autosave_of is not None:
         data["autosave_of"] = Path(os.path.abspath(autosave_of)).as_posix()
     return data
@@ -320,6 +325,7 @@ def project_from_dict(data: dict, base: Path, source: str = "project") -> Docume
     doc = Document(video=video, tracks=tracks, sample_rate=int(sample_rate or 48_000))
     if version >= 2 and r.get("feedback", required=False) is not None:
         _read_feedback(doc, r.child(r.get("feedback"), "feedback"), base, origin)
+    doc.set_prior_weight(r.number("prior_weight", 0.0, MAX_PRIOR_WEIGHT, required=False, allow_null=True))
     for _, clip in doc.clips():  # the document's own invariants, as a backstop
         try:
             check_clip(clip)

@@ -97,6 +97,12 @@ QSlider::groove:horizontal {{ height: 4px; background: {border}; border-radius: 
 QSlider::sub-page:horizontal {{ background: {wave_dim}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: {text}; width: 10px; margin: -4px 0; border-radius: 5px; }}
 QSlider::handle:horizontal:hover {{ background: {accent}; }}
+QSlider::sub-page:horizontal:disabled {{ background: {border}; }}
+QSlider::handle:horizontal:disabled {{ background: {dim}; }}
+QSlider#priorDial {{ border: 1px solid transparent; border-radius: 3px; padding: 0 2px; }}
+QSlider#priorDial:focus {{ border-color: {accent}; }}
+QLabel#dim:disabled {{ color: {border}; }}
+QToolButton#priorReset:disabled {{ color: {dim}; }}
 QProgressBar {{ background: {panel}; border: 1px solid {border}; border-radius: 3px; text-align: center; height: 12px; }}
 QProgressBar::chunk {{ background: {wave_dim}; border-radius: 2px; }}
 QStatusBar {{ background: {ruler}; color: {dim}; }}

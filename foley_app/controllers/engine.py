@@ -41,6 +41,7 @@ class EngineInfo:
     hours: float = 0.0
     categories: int = 0
     skipped: int = 0
+    default_prior_weight: float | None = None  # the model's weight of the sound prior; None: no ranking terms
 
 
 @dataclass
@@ -97,7 +98,8 @@ def load_engine(model_path: Path, db_dir: Path, cache_dir: Path, device: str = "
     stats = index.stats()
     info = EngineInfo(Path(model_path), model.model_id, dev, int(stats.files),
                       int(stats.segments), Path(db_dir), time.perf_counter() - t0, float(stats.hours),
-                      int(stats.categories), int(stats.skipped))
+                      int(stats.categories), int(stats.skipped),
+                      None if rec.ranking is None else float(rec.ranking.prior_weight))
     log.info("engine loaded in %.2f s: model %s on %s, %d files / %d segments", info.load_s, info.model_id, dev,
              info.n_files, info.n_segments)
     return _Engine(model, index, rec, vcache, info)
@@ -181,6 +183,7 @@ class EngineController(QObject):
         self._pending = False
         self._similar: Candidate | None = None
         self.feedback: tuple = ()  # FeedbackChoice-like (kind, time, sound_path, offset, second) the ranking learns from
+        self.prior_weight: float | None = None  # the common <-> specific dial (None: the model's default)
         self._pass: Worker | None = None
         self._pass_done = 0
         self._debounce = QTimer(self)
@@ -268,6 +271,16 @@ class EngineController(QObject):
             if self._similar is None:
                 self._resubmit()
 
+    def set_prior_weight(self, weight: float | None) -> None:
+        """The weight of the sound prior (the list's dial; None = the model's default); re-rank when it changed.
+
+        The recommender is only touched on the engine thread: each ranking sets it before it runs."""
+        weight = None if weight is None else max(0.0, float(weight))
+        if weight != self.prior_weight:
+            self.prior_weight = weight
+            if self._similar is None:  # a sound query does not use the prior
+                self._resubmit()
+
     def set_k(self, k: int) -> None:
         self.k = max(1, int(k))
         self._resubmit()
@@ -328,17 +341,21 @@ class EngineController(QObject):
         self._in_flight = True
         rid, engine, video, second = self._latest, self.engine, self.video, self._second or 0
         k, filters, similar, feedback = self.k, dict(self.filters), self._similar, self.feedback
+        prior_weight = self.prior_weight
         use_cache = second < self._pass_done
         if not use_cache or similar is not None:
             self._debounce.start()  # an embedding is expensive: at most one per window while scrubbing
         run_in_pool(self._rank, self._on_ranked, self._on_rank_failed, rid, engine, video, second, k, filters,
-                    similar, use_cache, feedback, pool=self.pool)
+                    similar, use_cache, feedback, prior_weight, pool=self.pool)
 
     @staticmethod
     def _rank(rid: int, engine: _Engine, video: Path | None, second: int, k: int, filters: dict,
-              similar: Candidate | None, use_cache: bool, feedback: tuple = ()) -> Recommendation:
+              similar: Candidate | None, use_cache: bool, feedback: tuple = (),
+              prior_weight: float | None = None) -> Recommendation:
         t0 = time.perf_counter()
         rec = engine.recommender
+        if rec.ranking is not None:  # the dial (None restores the model's default)
+            rec.prior_weight = prior_weight
         if similar is not None:
             offset = similar.start_s
             if offset < 0:  # an outside clip: where its sound is

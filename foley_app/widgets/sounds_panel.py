@@ -25,6 +25,14 @@ from foley_app.widgets.waveform_view import WaveformView
 log = logging.getLogger(__name__)
 
 ALL_CATEGORIES = "All categories"
+PRIOR_STEP = 0.25  # the common <-> specific dial: 0 to PRIOR_STEPS * PRIOR_STEP in steps of 0.25
+PRIOR_STEPS = 16
+PRIOR_DEBOUNCE_MS = 150  # a drag or held arrow key re-ranks once it settles
+PRIOR_TIP = ("Specific \u2194 Common: how much the list favours sounds that are common in footage.\n"
+             "0 = the picture alone (the most specific sounds); higher = common sounds rank higher.\n"
+             "Saved with the project. Keys: \u2190/\u2192 or \u2191/\u2193 a step, PgUp/PgDn, Home/End; Esc gives the keys back.")
+NO_PRIOR_TIP = "This model has no sound prior: its list ranks by the picture alone, so there is nothing to dial"
+_DIAL_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown, Qt.Key_Home, Qt.Key_End}
 
 
 class FilterEdit(QLineEdit):
@@ -47,6 +55,30 @@ class FilterEdit(QLineEdit):
         super().keyPressEvent(e)
 
 
+class PriorDial(QSlider):
+    """The common <-> specific slider. While it has the keyboard, the arrow keys move it rather than
+    the playhead (the window's Left/Right shortcuts would take them); Esc hands the keys back."""
+
+    escaped = Signal()
+
+    def event(self, e) -> bool:  # noqa: ANN001 - Qt override
+        if e.type() == QEvent.ShortcutOverride and (e.key() in _DIAL_KEYS or e.key() == Qt.Key_Escape) \
+                and not e.modifiers() & ~Qt.KeypadModifier:
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e) -> None:  # noqa: ANN001, N802 - Qt override
+        if e.key() == Qt.Key_Escape and not e.modifiers():
+            self.escaped.emit()
+            return
+        super().keyPressEvent(e)
+
+
+def _fmt_weight(w: float) -> str:
+    return f"{w:.2f}".rstrip("0").rstrip(".")
+
+
 class SoundsPanel(QWidget):
     """Layout only; the window connects the signals to the engine and audition controllers."""
 
@@ -58,6 +90,7 @@ class SoundsPanel(QWidget):
     whole_file_changed = Signal(bool)
     auto_audition_changed = Signal(bool)
     volume_changed = Signal(float)
+    prior_weight_changed = Signal(object)  # float, or None: the model's default
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +109,49 @@ class SoundsPanel(QWidget):
         self.back_button.setVisible(False)
         head.addWidget(self.back_button)
         lay.addLayout(head)
+
+        dial = QHBoxLayout()  # the common <-> specific dial: its own slim row, so long banners keep their room
+        dial.setSpacing(4)
+        dial.setContentsMargins(2, 0, 0, 0)
+        self._prior_default: float | None = None  # None: no model loaded yet, or a model without a prior
+        self._prior_loaded = False
+        self._prior_value: float | None = None  # the project's weight; None = the model's default
+        self.prior_specific = QLabel("Specific", self)
+        self.prior_specific.setObjectName("dim")
+        dial.addWidget(self.prior_specific)
+        self.prior_dial = PriorDial(Qt.Horizontal, self)
+        self.prior_dial.setObjectName("priorDial")
+        self.prior_dial.setRange(0, PRIOR_STEPS)
+        self.prior_dial.setSingleStep(1)
+        self.prior_dial.setPageStep(4)
+        self.prior_dial.setTickPosition(QSlider.NoTicks)
+        self.prior_dial.setFixedWidth(150)
+        self.prior_dial.setFocusPolicy(Qt.StrongFocus)
+        self.prior_dial.setAccessibleName("Specific to common dial")
+        self.prior_dial.setAccessibleDescription("Weight of the sound prior in the ranking: 0 is the picture alone, "
+                                                 "higher ranks sounds that are common in footage higher")
+        dial.addWidget(self.prior_dial)
+        self.prior_common = QLabel("Common", self)
+        self.prior_common.setObjectName("dim")
+        dial.addWidget(self.prior_common)
+        self.prior_value = QLabel("", self)
+        self.prior_value.setObjectName("dim")
+        self.prior_value.setMinimumWidth(self.prior_value.fontMetrics().horizontalAdvance("3.75") + 4)
+        dial.addWidget(self.prior_value)
+        self.prior_reset = QToolButton(self)
+        self.prior_reset.setText("\u21ba")
+        self.prior_reset.setObjectName("priorReset")
+        self.prior_reset.setAccessibleName("Reset the dial to the model's default")
+        self.prior_reset.clicked.connect(self.reset_prior_weight)
+        dial.addWidget(self.prior_reset)
+        dial.addStretch(1)
+        self._prior_timer = QTimer(self)
+        self._prior_timer.setSingleShot(True)
+        self._prior_timer.setInterval(PRIOR_DEBOUNCE_MS)
+        self._prior_timer.timeout.connect(self._emit_prior)
+        self.prior_dial.valueChanged.connect(self._on_prior_moved)
+        lay.addLayout(dial)
+        self._show_prior()
 
         filt = QHBoxLayout()
         filt.setSpacing(4)
@@ -152,6 +228,63 @@ class SoundsPanel(QWidget):
         self.waveform = WaveformView(self)
         self.waveform.setFixedHeight(72)
         lay.addWidget(self.waveform)
+
+    # -- the common <-> specific dial -------------------------------------------------------------
+    def set_prior_default(self, default: float | None) -> None:
+        """The loaded model's weight of the sound prior; ``None``: the model has no prior (the dial is off)."""
+        self._prior_default = None if default is None else float(default)
+        self._prior_loaded = True
+        self._show_prior()
+
+    def set_prior_weight(self, weight: float | None) -> None:
+        """Show the project's weight (``None`` = the model's default) without emitting anything."""
+        self._prior_timer.stop()
+        self._prior_value = None if weight is None else float(weight)
+        self._show_prior()
+
+    @property
+    def prior_weight(self) -> float | None:
+        """The weight the dial stands for (``None`` = the model's default)."""
+        return self._prior_value
+
+    def reset_prior_weight(self) -> None:
+        """Back to the model's default (chosen on validation maps)."""
+        self._prior_timer.stop()
+        if self._prior_value is not None:
+            self._prior_value = None
+            self._show_prior()
+            self.prior_weight_changed.emit(None)
+
+    def _on_prior_moved(self, step: int) -> None:
+        self._prior_value = step * PRIOR_STEP
+        self._show_prior(move=False)
+        self._prior_timer.start()
+
+    def _emit_prior(self) -> None:
+        self.prior_weight_changed.emit(self._prior_value)
+
+    def _show_prior(self, move: bool = True) -> None:
+        on = self._prior_default is not None
+        shown = self._prior_value if self._prior_value is not None else (self._prior_default or 0.0)
+        if move:
+            self.prior_dial.blockSignals(True)
+            self.prior_dial.setValue(min(PRIOR_STEPS, round(shown / PRIOR_STEP)))
+            self.prior_dial.blockSignals(False)
+        for w in (self.prior_dial, self.prior_specific, self.prior_common, self.prior_value):
+            w.setEnabled(on)
+        self.prior_reset.setEnabled(on and self._prior_value is not None)
+        if not on:
+            tip = NO_PRIOR_TIP if self._prior_loaded else "The dial works once the model is loaded"
+            self.prior_value.setText("")
+            self.prior_reset.setToolTip(tip)
+        else:
+            default = _fmt_weight(self._prior_default)
+            self.prior_value.setText(_fmt_weight(shown))
+            state = "the model's default" if self._prior_value is None else f"the model's default is {default}"
+            tip = f"{PRIOR_TIP}\n\nNow {_fmt_weight(shown)} ({state})."
+            self.prior_reset.setToolTip(f"Back to the model's default, {default} (chosen on validation maps)")
+        for w in (self.prior_dial, self.prior_specific, self.prior_common, self.prior_value):
+            w.setToolTip(tip)
 
     def _emit_filters(self) -> None:
         cat = self.category.currentText()
