@@ -14,10 +14,11 @@ is unsure of (small spread) gets the prior's list, and one file tops most lists.
   up to a constant.
 * ``r(a)`` is the mean cosine of ``a`` with its ``hub_k`` nearest reference frames (training
   pictures): CSLS-style local scaling. Sounds near every picture ("hubs") lose what they gain
-  from being near everything, so one file no longer tops every list.
+  from being near everything.
 * ``log p(file)`` is a per-file prior estimated without labels: each reference training
-  second's audio votes for its nearest library segment; a file's votes per segment, smoothed. With the weight at 1
-  the score estimates log p(a|v); at 0 it is the picture alone. The app's dial moves it.
+  second's audio votes for its nearest library segment; a file's votes per segment, smoothed.
+  At weight 0 the ranking is the picture alone; higher weights favour sounds common in footage.
+  The app's dial and ``--prior-weight`` move it.
 
 Scores are shown as ``relevance``: how many standard deviations above the library's mean score
 for this frame a sound is, mapped to 0..1 (``RELEVANCE_SPAN`` deviations = 1).

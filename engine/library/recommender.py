@@ -183,7 +183,7 @@ class Recommender:
 
     @property
     def prior_weight(self) -> float:
-        """Weight of log p(sound): 0 = the picture alone, 1 = p(sound | picture); higher = more common sounds."""
+        """Weight of the standardised log p(sound): 0 = the picture alone; higher = more common sounds."""
         if self._prior_weight is not None:
             return self._prior_weight
         return self._terms.cfg.prior_weight if self._terms is not None else 0.0
