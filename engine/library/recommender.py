@@ -4,6 +4,11 @@ Search: HNSW over all segments, over-fetching until enough *files* survive the f
 one-row-per-file grouping and the per-category cap (the fetch grows 4x per round). When the
 filters leave few segments (``EXACT_LIMIT``) or the fetch grows too large, the allowed segments
 are searched exactly instead, so a narrow filter never returns fewer results than exist.
+
+A model with ranking terms (``engine.library.ranking``: hubness fix, label-free prior, the dial)
+is ranked by its full score instead of the distance: every segment exactly up to
+``SCORED_LIMIT`` segments, else the HNSW candidates re-ranked. Sound queries ("More like this",
+search by a recording) keep plain nearest neighbours.
 """
 
 from __future__ import annotations
