@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         from engine.errors import ConfigError
         from engine.presets import get_preset
         from engine.training.heads import (
-            HeadTrainCfg, attach_ranking, baselines, build_task, evaluate_task, library_tower_features, pretrained_cfg, references,
+            HeadTrainCfg, attach_ranking, baselines, build_task, evaluate_task, library_digest, library_tower_features, pretrained_cfg,
+            references,
         )
 
         base = get_preset(preset)
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             cfg = replace(cfg, temperature=temperature)
         out.mkdir(parents=True, exist_ok=True)
         tf = load_tower_features(dataset)
-        lib = library_tower_features(library, dataset / "towers" / f"library-{library.name}.npz")
+        lib = library_tower_features(library, dataset / "towers" / f"library-{library.name}-{library_digest(library)}.npz")
         val = build_task(tf, lib, videos, "val")
         typer.echo(f"{int((tf.splits == 'train').sum())} training seconds, {len(val.queries)} labelled validation seconds, "
                    f"library {len(lib.entries)} files / {len(lib.seg_file)} segments")

@@ -82,6 +82,21 @@ class LibraryFeatures:
     feats: np.ndarray  # (n_seg, 512)
 
 
+def library_digest(root: Path) -> str:
+    """12 hex chars naming a library's contents (paths, sizes, times) and the sound tower's weights:
+    the cache file of ``library_tower_features`` is only reused for the same library and tower."""
+    import hashlib
+
+    from engine.library.scan import scan
+    from engine.models.towers import tower_fingerprint
+
+    found, _ = scan([Path(root)])
+    h = hashlib.sha256(tower_fingerprint("aisfx").encode())
+    for f in found:
+        h.update(f"{f.path}|{f.size}|{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:12]
+
+
 def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeatures:
     """Decode every sound under ``root`` as the indexer does and run the sound tower; cached in ``cache``."""
     from engine.data.features import DEFAULT_FEATURES

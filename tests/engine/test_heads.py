@@ -82,6 +82,13 @@ def test_heads_learn_the_pictures_sounds_and_are_chosen_on_validation(corpus, tm
     lib = library_tower_features(library, tmp_path / "lib.npz")
     assert len(lib.entries) == len(synthetic.CLASSES) and (tmp_path / "lib.npz").is_file()
     assert library_tower_features(library, tmp_path / "lib.npz").feats.shape == lib.feats.shape  # from the cache
+    from engine.training.heads import library_digest
+
+    digest = library_digest(library)
+    (library / "circle" / "extra.wav").write_bytes((library / "circle" / "circle_00.wav").read_bytes())
+    assert library_digest(library) != digest  # a changed library is a new cache file
+    (library / "circle" / "extra.wav").unlink()
+    assert library_digest(library) == digest
     val = build_task(tf, lib, videos, "val")
     test = build_task(tf, lib, videos, "test")
     cfg = pretrained_cfg(get_preset("m5"), dropout=0.1)
