@@ -3,7 +3,7 @@
 
 Usage (as root or any user; nothing is installed, packages are only downloaded and unpacked)::
 
-    python scripts/build_sound_library.py --out /work/data/library [--work /work/data/debs]
+    python scripts/build_sound_library.py --out LIB [--work DEBS]
         [--sources wesnoth freedoom hedgewars warzone2100]
 
 For each source it runs ``apt-get download PKG`` (skipped when the .deb is already in --work),
@@ -289,7 +289,7 @@ def write_atomic(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="library folder to (re)build")
-    ap.add_argument("--work", type=Path, default=Path("/work/data/debs"), help="where .deb files are downloaded and unpacked")
+    ap.add_argument("--work", type=Path, default=Path("work/debs"), help="where .deb files are downloaded and unpacked (default: work/debs)")
     ap.add_argument("--sources", nargs="+", default=list(BUILDERS), choices=list(BUILDERS))
     args = ap.parse_args(argv)
     out: Path = args.out

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cut the demo video from a held-out recording and pick the demo library subset.
 
-    python scripts/make_demo.py video --clip /work/shared/data/gameplay/clips/wes106.mp4 --start 84 --seconds 60
-    python scripts/make_demo.py library --library /work/data/library --max-mb 15
+    python scripts/make_demo.py video --clip CLIPS/wes106.mp4 --start 84 --seconds 60
+    python scripts/make_demo.py library --library LIB --max-mb 15
 
 ``video`` re-encodes [start, start+seconds) of the clip to resources/demo/demo.mp4 (448x336, H.264
 CRF 30, a keyframe every second for scrubbing, AAC mono 48 kHz; both streams start at 0) and writes
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--seconds", type=float, default=60.0)
     v.add_argument("--dataset", type=Path, default=None, help="prepared dataset: refuse clips outside its test split")
     lib = sub.add_parser("library")
-    lib.add_argument("--library", type=Path, default=Path("/work/data/library"))
+    lib.add_argument("--library", type=Path, required=True, help="the full sound library (scripts/build_sound_library.py --out)")
     lib.add_argument("--max-mb", type=float, default=15.0)
     args = ap.parse_args(argv)
     if args.cmd == "video":

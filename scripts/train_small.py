@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Train a preset in the "small" CPU variant: the compact variant with half its vision channels and
 an 80x80 vision input (about 1/4 of compact's training cost per step, measured 0.55 vs 2.1 CPU-s
-for a batch of 32 on this machine). Used because the CPU share available on the shared 2-core
-build machine allowed only ~250 compact steps in the session. Same trainer, paper defaults
+for a batch of 32 on this machine). Made for a shared 2-core build machine whose CPU
+share allowed only ~250 compact steps in a working day. Same trainer, paper defaults
 (engine.presets.train_defaults) plus the overrides given; ``--resume`` continues a killed run.
 
     python scripts/train_small.py --preset m5 --data DATASET --out RUN [--lr 0.01] [--skip-silent] [--max-steps N] [--epochs N] [--resume]
