@@ -28,7 +28,7 @@ class BenchOptions:
     quick: bool = False
     model: Path | None = None
     work: Path | None = None  # reused between runs: the big index is built once per model
-    library: Path | None = None  # sounds to index (default: /work/data/library if present, else the demo library)
+    library: Path | None = None  # sounds to index (default: the bundled demo library; --library for a real one)
     video: Path | None = None  # default: the bundled demo video
     segments: int | None = None
     repeats: int | None = None
@@ -77,8 +77,7 @@ def _model(opts: BenchOptions, work: Path):  # -> (AVModel, Path, str)
 def _default_library(quick: bool, work: Path) -> Path:
     from engine.resources import demo_library_path
 
-    real = Path("/work/data/library")
-    source = real if real.is_dir() and not quick else demo_library_path()
+    source = demo_library_path()
     if source is None:
         from engine.data.synthetic import write_sound_library
 

@@ -134,8 +134,8 @@ def test_indexing_throughput(benchmark, tmp_path_factory) -> None:
     from engine.library.indexer import index_library
 
     model = benchmark_model()
-    real = Path(os.environ.get("FOLEY_BENCH_LIBRARY", "/work/data/library"))
-    if real.is_dir():
+    real = Path(os.environ["FOLEY_BENCH_LIBRARY"]) if os.environ.get("FOLEY_BENCH_LIBRARY") else None
+    if real is not None and real.is_dir():
         root = real
     else:
         root = tmp_path_factory.mktemp("lib")
