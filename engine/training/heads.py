@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,24 +115,26 @@ def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeat
     enc = PretrainedAudioEncoder("aisfx").eval()
     entries, seg_file, feats = [], [], []
     found, _ = scan([root])
-    for f in found:
-        path = f.path
-        prepared = prepare_file(path, f.root, f.size, f.mtime_ns, feats_cfg)
+    for found_file in found:
+        prepared = prepare_file(found_file.path, found_file.root, found_file.size, found_file.mtime_ns, feats_cfg)
         if not isinstance(prepared, PreparedFile):
-            log.warning("%s: skipped (%s)", path, prepared.reason)
+            log.warning("%s: skipped (%s)", found_file.path, prepared.reason)
             continue
         with torch.no_grad():
-            f = enc.tower_features(torch.from_numpy(prepared.mels).unsqueeze(1)).numpy()
-        seg_file.append(np.full(len(f), len(entries)))
-        feats.append(f)
-        entries.append(LibraryEntry(path, str(prepared.meta.category or "")))
+            emb = enc.tower_features(torch.from_numpy(prepared.mels).unsqueeze(1)).numpy()
+        seg_file.append(np.full(len(emb), len(entries)))
+        feats.append(emb)
+        entries.append(LibraryEntry(found_file.path, str(prepared.meta.category or "")))
     if not entries:
         raise DatasetError(f"{root}: no decodable sound files")
     out = LibraryFeatures(entries, np.concatenate(seg_file), np.concatenate(feats).astype(np.float32))
-    if cache is not None:
+    if cache is not None:  # written whole or not at all: a killed run never leaves a cut cache behind
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, paths=np.array([str(e.path) for e in entries]), cats=np.array([e.category for e in entries]),
-                 seg_file=out.seg_file, feats=out.feats)
+        tmp = cache.with_name(f".{cache.name}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, paths=np.array([str(e.path) for e in entries]), cats=np.array([e.category for e in entries]),
+                     seg_file=out.seg_file, feats=out.feats)
+        os.replace(tmp, cache)
     return out
 
 
