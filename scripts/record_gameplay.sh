@@ -7,6 +7,11 @@
 #   scripts/record_gameplay.sh warzone  OUT_DIR [N] [DUR]  # N Warzone 2100 AI-vs-AI skirmishes (default 2 x 184 s;
 #                                                          #   both AIs play, the camera follows the fighting; docs/real-data.md)
 #   scripts/record_gameplay.sh sync     OUT_DIR            # flash + click test: measures the A/V offset
+#   scripts/record_gameplay.sh batch HOURS OUT_DIR [OPT..] # unattended: the modes above two at a time until the
+#                                                          #   manifest scripts/recording/corpus.csv lists HOURS
+#                                                          #   (scripts/recording/record_batch.py; docs/real-data.md)
+# REC_SEED and REC_MAP (REC_MAP: a Wesnoth scenario id, a Warzone map, or freedoom1/freedoom2) fix
+# what the wesnoth/warzone/freedoom modes record; REC_SEED also seeds their other random choices.
 #
 # Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
 # clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz with both streams starting at 0 and
@@ -31,6 +36,12 @@ DISPLAY_NUM=${DISPLAY_NUM:-96}
 SINK=${SINK:-rec$DISPLAY_NUM}
 
 cmd=${1:-}; shift || true
+if [ "$cmd" = batch ]; then
+  [ $# -ge 2 ] || { sed -n '2,23p' "$0"; exit 2; }
+  hours=$1 out=$2; shift 2
+  exec python3 "$HERE/recording/record_batch.py" --hours "$hours" --out "$out" "$@"
+fi
+if [ -n "${REC_SEED:-}" ]; then RANDOM=$REC_SEED; fi
 mkdir -p "$REC_WORK"
 PIDS=()
 trap 'cleanup_pids "${PIDS[@]:-}"' EXIT
@@ -88,7 +99,7 @@ case "$cmd" in
       | sed 's/ *id=//' | sort -u)
     for _ in $(seq "$n"); do
       i=$(next_index "$out" wesrec)
-      seed=$((RANDOM + 2000)); map=${maps[$((RANDOM % ${#maps[@]}))]}
+      seed=${REC_SEED:-$((RANDOM + 2000))}; map=${REC_MAP:-${maps[$((RANDOM % ${#maps[@]}))]}}
       s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
       name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
       rm -f "$REC_WORK/$name.sounds.log"
@@ -105,7 +116,7 @@ case "$cmd" in
 
   freedoom)
     out=$1; dur=${2:-204}; mkdir -p "$out"; start_pulse "$SINK"
-    for wad in freedoom1 freedoom2; do
+    for wad in ${REC_MAP:-freedoom1 freedoom2}; do
       name="doomrec-$wad"; log "$name: demo loop"
       record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/chocolate-doom -iwad "/usr/share/games/doom/$wad.wad" -window -geometry 640x480 -nomusic
@@ -117,7 +128,7 @@ case "$cmd" in
     out=$1; n=${2:-2}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"
     for _ in $(seq "$n"); do
       i=$(next_index "$out" wzrec)
-      map=${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}
+      map=${REC_MAP:-${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}}
       ai1=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}; ai2=${WZ_AIS[$((RANDOM % ${#WZ_AIS[@]}))]}
       name=$(printf "wzrec%03d" "$i"); cfg="$REC_WORK/wzcfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/tests"
       # config (music off), the --skirmish file and player 0's script (its AI + the camera director:
@@ -158,5 +169,5 @@ case "$cmd" in
     ;;
 
   *)
-    sed -n '2,17p' "$0"; exit 2 ;;
+    sed -n '2,23p' "$0"; exit 2 ;;
 esac
