@@ -74,7 +74,10 @@ record_one() {  # record_one SIZE DUR RAW OUT -- GAME COMMAND...
   sleep 0.5
   start_capture "$DISPLAY_NUM" "$size" "$SINK" "$dur" "$raw"
   wait_capture_or_game "$game"
-  kill "$game" 2>/dev/null || true; wait "$game" 2>/dev/null || true
+  # SIGTERM, then SIGKILL after 5 s: Warzone 2100 ignores SIGTERM
+  kill "$game" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$game" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$game" 2>/dev/null || true; wait "$game" 2>/dev/null || true
   kill "$XVFB_PID" 2>/dev/null || true; wait "$XVFB_PID" 2>/dev/null || true
   finalize "$raw" "$out"
   rm -f "$raw"
