@@ -117,8 +117,10 @@ def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) ->
     labels = np.concatenate([np.arange(a, a + k) for a, k in zip(label0, nseg)])
     ref_frames = np.asarray(extra["reference_frames"], np.float32)
     ref_audio = np.asarray(extra["reference_audio"], np.float32)
+    exact = n <= SCORED_LIMIT
+    everything = index.hnsw.get(labels) if exact else None  # read once, kept for exact scoring
     if n <= EXACT_LIMIT:
-        votes = nearest_file_votes(index.hnsw.get(labels), seg_file, len(files), ref_audio)
+        votes = nearest_file_votes(everything if exact else index.hnsw.get(labels), seg_file, len(files), ref_audio)
     else:  # each reference second's nearest segment through the graph
         nearest = np.array([index.hnsw.search(r, 1, ef=VOTE_EF)[0][0] for r in ref_audio], np.int64)
         fi = np.searchsorted(label0, nearest, side="right") - 1
@@ -128,7 +130,7 @@ def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) ->
     dim = index.dim + 2
     total, outer = np.zeros(dim), np.zeros((dim, dim))
     for i in range(0, n, block):
-        vecs = index.hnsw.get(labels[i : i + block])
+        vecs = everything[i : i + block] if exact else index.hnsw.get(labels[i : i + block])
         if cfg.hub_weight:
             hub_bias[i : i + block] = (-cfg.hub_weight / cfg.temperature) * hub_scores(vecs, ref_frames, cfg.hub_k)
         x = np.concatenate([vecs / cfg.temperature, hub_bias[i : i + block, None], logp[seg_file[i : i + block], None]], axis=1).astype(np.float64)
@@ -137,9 +139,8 @@ def ranking_terms(model, index: SoundIndex, files: list, block: int = 65_536) ->
     mean = total / n
     moments = Moments(mean, outer / n - np.outer(mean, mean))
     offset = np.concatenate([[0], np.cumsum(nseg)[:-1]]).astype(np.int64)
-    exact = n <= SCORED_LIMIT
     return RankingTerms(cfg, offset, hub_bias, logp, moments, float(hub_bias.max(initial=0.0)), float(logp.max(initial=0.0)),
-                        vectors=index.hnsw.get(labels) if exact else None, labels=labels if exact else None,
+                        vectors=everything, labels=labels if exact else None,
                         seg_file=seg_file if exact else None)
 
 

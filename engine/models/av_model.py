@@ -23,6 +23,7 @@ from engine.data.features import IMAGENET_MEAN, IMAGENET_STD, log_mel_batch, res
 from engine.errors import CheckpointError, ConfigError
 from engine.models.checkpoint import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
 from engine.models.encoders import TowerEncoder, build_stream_encoder
+from engine.models.towers import aisfx_features
 from engine.models.losses import build_loss
 from engine.models.projectors import build_projector, pair_distance
 
@@ -44,7 +45,7 @@ class AVModel(nn.Module):
         self.features = features
         self.vision = build_stream_encoder(cfg, "vision")
         self.audio = build_stream_encoder(cfg, "audio")
-        if cfg.audio_tower != "scratch" and (features.n_mels, features.level_mode) != (96, "peak"):
+        if cfg.audio_tower != "scratch" and features != aisfx_features(features):
             raise ConfigError(f"the {cfg.audio_tower!r} tower needs its own audio features (engine.models.towers.features_for)")
         if channels_last:
             self.vision.to(memory_format=torch.channels_last)
