@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text, describe_os_error, remove_stale_temps
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -51,7 +53,15 @@ _LIBRARY = {
     "INDEXED_EXTENSIONS": "engine.library.scan",
 }
 
-__all__ = ["Candidate", *sorted(_LIBRARY)]
+__all__ = [
+    "Candidate",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "describe_os_error",
+    "remove_stale_temps",
+    *sorted(_LIBRARY),
+]
 
 
 def __getattr__(name: str) -> object:

@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from foley_app.atomic import atomic_path
+from engine.api import atomic_path
 
 SUBTYPES = {"PCM_16": (1, 16), "PCM_24": (1, 24), "PCM_32": (1, 32), "FLOAT": (3, 32)}
 RIFF_LIMIT = 0xFFFF_FFFF

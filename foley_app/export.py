@@ -52,7 +52,7 @@ from engine.timecode import (
     video_start_timecode,
 )
 from engine.version import __version__
-from foley_app.atomic import atomic_path, atomic_write_text, describe_os_error
+from engine.api import atomic_path, atomic_write_text, describe_os_error
 from foley_app.audio_cache import AudioCache, default_cache
 from foley_app.bwf import SUBTYPES, Bext, BwfError, ixml, write_bwf
 from foley_app.document import Clip, Document, DocumentError, Track

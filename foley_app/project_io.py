@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.version import __version__
-from foley_app.atomic import atomic_write_text, describe_os_error, remove_stale_temps
+from engine.api import atomic_write_text, describe_os_error, remove_stale_temps
 from foley_app.document import (
     MAX_CLIPS,
     FEEDBACK_KINDS,
