@@ -1,87 +1,97 @@
 """The engine's public API: what ``foley_app`` (and scripts) use. Everything else is internal.
 
-The app imports only from this module. The names below are re-exported from the modules that
-own them; ``Candidate`` is defined here because it is the contract between engine and app.
+The app imports only from this module. Each name is re-exported from the module that owns it.
+``import engine.api`` stays cheap: apart from the first group, a name's module (and what it pulls
+in: numpy, torch, PyAV) is imported on first use (PEP 562 ``__getattr__``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import importlib
 from typing import TYPE_CHECKING
 
+# -- loaded with the module: the result type, the version and atomic writes (all light) ----------
 from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text, describe_os_error, remove_stale_temps
+from engine.library.candidate import Candidate
+from engine.version import __version__
+
+_EAGER = ["Candidate", "__version__", "atomic_path", "atomic_write_bytes", "atomic_write_text", "describe_os_error",
+          "remove_stale_temps"]
+
+_LAZY: dict[str, str] = {}  # name -> the module that owns it, imported on first use
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One ranked sound for a frame: a library file and its best-matching 1-s segment."""
-
-    sound_id: int  # the file's id in the library database
-    path: Path  # absolute path of the sound file
-    name: str  # display name (file stem or BWF/ID3 title)
-    category: str  # UCS category, tag, or folder name
-    start_s: float  # offset of the best segment in the file (seconds)
-    distance: float  # Euclidean distance between L2-normalised embeddings, 0..2
-    score: float  # 0..1 relevance, higher is better (engine.library.ranking; 1 - distance / 2 for sound queries)
-    duration_s: float  # whole file length (seconds)
-    description: str = ""  # BWF description / comment tag, if any
-    rank: int = 0  # 1-based position in the list it came from
+def _lazy(module: str, *names: str) -> None:
+    _LAZY.update(dict.fromkeys(names, module))
 
 
-# -- sound library and recommender (engine.library) -------------------------------------------
-# Loaded on first use (PEP 562): engine.library builds Candidates, so importing it here eagerly
-# would be circular, and code that only needs Candidate does not pay for the library.
-_LIBRARY = {
-    "Filters": "engine.library.recommender",
-    "Recommender": "engine.library.recommender",
-    "load_recommender": "engine.library.recommender",
-    "IndexReport": "engine.library.indexer",
-    "index_library": "engine.library.indexer",
-    "LibraryStats": "engine.library.sound_index",
-    "SoundIndex": "engine.library.sound_index",
-    "SoundFile": "engine.library.store",
-    "VideoEmbeddingCache": "engine.library.video_cache",
-    "default_cache_dir": "engine.library.paths",
-    "default_db_dir": "engine.library.paths",
-    "TOWER_CREDITS": "engine.models.towers",
-    "demo_db_dir": "engine.library.paths",
-    "Feedback": "engine.library.feedback",
-    "FeedbackCfg": "engine.library.feedback",
-    "loudest_second": "engine.library.feedback",
-    "sound_vectors": "engine.library.feedback",
-    "INDEXED_EXTENSIONS": "engine.library.scan",
-}
+# -- errors: every engine failure is an EngineError with a one-line message for the user ---------
+_lazy("engine.errors", "CheckpointError", "ConfigError", "DatasetError", "EngineError", "MediaError", "SoundIndexError")
 
-__all__ = [
-    "Candidate",
-    "atomic_path",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "describe_os_error",
-    "remove_stale_temps",
-    *sorted(_LIBRARY),
-]
+# -- loading: the model, its index, the recommender and the video cache in one call --------------
+_lazy("engine.library.loading", "LoadedEngine", "load_engine", "load_model", "resolve_device")
+
+# -- ranking: the recommender, its filters, and learning from the designer's choices -------------
+_lazy("engine.library.recommender", "Filters", "Recommender")
+_lazy("engine.library.feedback", "Feedback", "FeedbackCfg", "loudest_second", "sound_vectors")
+_lazy("engine.library.video_cache", "VideoEmbeddingCache")
+
+# -- the sound index: indexing folders, what it holds, where it lives ----------------------------
+_lazy("engine.library.indexer", "IndexReport", "index_library")
+_lazy("engine.library.sound_index", "LibraryStats", "SoundIndex")
+_lazy("engine.library.store", "SoundFile")
+_lazy("engine.library.scan", "INDEXED_EXTENSIONS")
+_lazy("engine.library.paths", "default_cache_dir", "default_db_dir", "demo_db_dir")
+_lazy("engine.models.towers", "TOWER_CREDITS")
+
+# -- pre-built index: the shipped demo index and when it is installed instead of indexing --------
+_lazy("engine.library.prebuilt", "InstallResult", "demo_index_path", "install_prebuilt_first")
+
+# -- media: probing videos, reading frames and decoding audio -------------------------------------
+_lazy("engine.data.media", "VIDEO_EXTENSIONS", "VideoInfo", "frame_times", "iter_frames_at", "load_audio", "probe_video",
+      "read_frame")
+
+# -- timecode: SMPTE HH:MM:SS:FF <-> seconds and frames, a video's start timecode ----------------
+_lazy("engine.timecode", "TimecodeError", "frames_to_timecode", "is_drop_frame_rate", "is_drop_frame_text", "nominal_rate",
+      "seconds_to_frames", "seconds_to_timecode", "timecode_after", "timecode_to_frames", "timecode_to_seconds",
+      "video_start_timecode")
+
+# -- bundled resources: the default model, the demo video and library, icons ---------------------
+_lazy("engine.resources", "app_icon_path", "default_model_path", "demo_library_path", "demo_video_path", "resource_path",
+      "resources_root")
+
+__all__ = sorted([*_EAGER, *_LAZY])
 
 
 def __getattr__(name: str) -> object:
-    module = _LIBRARY.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from engine.data.media import VIDEO_EXTENSIONS, VideoInfo, frame_times, iter_frames_at, load_audio, probe_video, read_frame
+    from engine.errors import CheckpointError, ConfigError, DatasetError, EngineError, MediaError, SoundIndexError
     from engine.library.feedback import Feedback, FeedbackCfg, loudest_second, sound_vectors
     from engine.library.indexer import IndexReport, index_library
-    from engine.library.scan import INDEXED_EXTENSIONS
+    from engine.library.loading import LoadedEngine, load_engine, load_model, resolve_device
     from engine.library.paths import default_cache_dir, default_db_dir, demo_db_dir
-    from engine.library.recommender import Filters, Recommender, load_recommender
+    from engine.library.prebuilt import InstallResult, demo_index_path, install_prebuilt_first
+    from engine.library.recommender import Filters, Recommender
+    from engine.library.scan import INDEXED_EXTENSIONS
     from engine.library.sound_index import LibraryStats, SoundIndex
     from engine.library.store import SoundFile
     from engine.library.video_cache import VideoEmbeddingCache
     from engine.models.towers import TOWER_CREDITS
+    from engine.resources import (app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path,
+                                  resources_root)
+    from engine.timecode import (TimecodeError, frames_to_timecode, is_drop_frame_rate, is_drop_frame_text, nominal_rate,
+                                 seconds_to_frames, seconds_to_timecode, timecode_after, timecode_to_frames,
+                                 timecode_to_seconds, video_start_timecode)

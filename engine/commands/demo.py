@@ -58,9 +58,7 @@ def demo_cmd(
     db = demo_db_dir(library, shared)
     try:
         m = _model(None)
-        prebuilt = demo_index_path()
-        if prebuilt is not None:
-            _install_prebuilt(prebuilt, [library], db, m.model_id)
+        _install_prebuilt(demo_index_path(), [library], db, m.model_id)
         report = index_library([library], m, db, workers=0, progress=not quiet)
         cues = spot_video(video, m, db, top=top, progress=not quiet)
     except EngineError as exc:

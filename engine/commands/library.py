@@ -85,14 +85,20 @@ def _moment(video: Path, at: str) -> float:
     return t
 
 
-def _model(path: Path | None):
+def _model_file(path: Path | None) -> Path:
+    """``--model``, else the shipped model; ``CheckpointError`` naming the option when neither exists."""
     from engine.library.paths import default_model_path
-    from engine.models import AVModel
 
     path = path or default_model_path()
     if path is None:
         raise CheckpointError("no model: pass --model PATH (the shipped default model resources/models/default.pt is not installed yet)")
-    return AVModel.load(Path(path)).eval()
+    return Path(path)
+
+
+def _model(path: Path | None):
+    from engine.library.loading import load_model
+
+    return load_model(_model_file(path))
 
 
 def _db(db: Path | None) -> Path:
@@ -184,17 +190,13 @@ def _require_sounds(index, db_dir: Path) -> None:
                               f"foley-engine index SOUNDS_DIR --db {db_dir}")
 
 
-def _install_prebuilt(artefact: Path, library_dirs: list[Path], db: Path, model_id: str) -> None:
-    """Install a pre-built index before indexing; say why when it is not used (never fatal)."""
-    from engine.library.paths import DB_FILE
-    from engine.library.prebuilt import install_prebuilt
+def _install_prebuilt(artefact: Path | None, library_dirs: list[Path], db: Path, model_id: str) -> None:
+    """Install a pre-built index before indexing when it applies; say why when it is not used (never fatal)."""
+    from engine.library.prebuilt import install_prebuilt_first
 
-    if (db / DB_FILE).exists():
-        return  # an index is already there: the normal pass updates it
-    if len(library_dirs) != 1:
-        typer.echo("pre-built index not used: it describes one library folder, and several were given")
-        return
-    result = install_prebuilt(artefact, library_dirs[0], db, model_id)
+    result = install_prebuilt_first(artefact, library_dirs, db, model_id)
+    if result is None:
+        return  # no artefact, or an index is already there: the normal pass updates it
     if result.installed:
         typer.echo(f"pre-built index installed: {result.files} files, {result.segments} segments in {result.seconds:.1f} s")
     else:
@@ -214,15 +216,13 @@ def recommend_cmd(
     prior_weight: float = typer.Option(None, "--prior-weight", min=0.0, help="Common <-> specific dial: weight of the sound prior (0 = the picture alone; default: the model's, chosen on validation maps)."),
 ) -> None:
     """Ranked sounds for one moment of a video."""
-    from engine.library.recommender import Recommender
-    from engine.library.sound_index import SoundIndex
+    from engine.library.loading import load_engine
 
     try:
         t = _moment(video, at)
-        m = _model(model)
-        with SoundIndex.open(_db(db), m.model_id, readonly=True) as index:
-            _require_sounds(index, _db(db))
-            cands = Recommender(m, index, prior_weight=prior_weight).for_video(video, t, k=top, include_categories=category or None, text=text, per_segment=per_segment)
+        with load_engine(_model_file(model), _db(db), prior_weight=prior_weight) as engine:
+            _require_sounds(engine.index, _db(db))
+            cands = engine.recommender.for_video(video, t, k=top, include_categories=category or None, text=text, per_segment=per_segment)
     except EngineError as exc:
         _fail(exc)
     if as_json:

@@ -313,18 +313,13 @@ def run_library_eval(
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Rank the indexed library for every labelled second of the held-out clips and score it (see module doc)."""
-    from engine.api import Candidate  # noqa: F401  (the contract the recommender returns)
     from engine.data.media import read_frames_at
-    from engine.api import Recommender, SoundIndex
-    from engine.models import AVModel
-
     from engine.data.tower_cache import clip_mels
+    from engine.library.loading import load_engine
 
     say = progress or (lambda msg: None)
-    model = AVModel.load(checkpoint)
-    model.eval()
-    index = SoundIndex.open(db_dir, model_id=model.model_id, readonly=True)
-    rec = Recommender(model, index)
+    loaded = load_engine(checkpoint, db_dir)
+    model, index, rec = loaded.model, loaded.index, loaded.recommender
     files = index.files()
     library = [LibraryEntry(Path(f.path), str(f.category or "")) for f in files
                if path_contains is None or path_contains in str(f.path)]

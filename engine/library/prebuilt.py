@@ -24,6 +24,7 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -300,6 +301,22 @@ def install_prebuilt(artefact: Path, library_root: Path, db_dir: Path, model_id:
     log.debug("installed the pre-built index (%d files, %d segments, model %s) at %s in %.2f s",
              len(built.files), len(built.vectors), model_id, db_dir, seconds)
     return InstallResult(True, "", len(built.files), int(len(built.vectors)), seconds)
+
+
+def install_prebuilt_first(artefact: Path | None, roots: Sequence[Path], db_dir: Path, model_id: str) -> InstallResult | None:
+    """Before indexing ``roots`` into ``db_dir``: install the pre-built index ``artefact`` when it applies,
+    so the indexing pass that follows only checks each file (the one rule the CLI and the app follow).
+
+    ``None`` when it does not apply: no artefact, or ``db_dir`` already holds an index (the pass updates
+    it). An artefact describes one library folder, so other than exactly one root is a reason not to use
+    it, as is anything ``install_prebuilt`` finds wrong; the result says why. Never raises for the artefact.
+    """
+    if artefact is None or (Path(db_dir) / DB_FILE).exists():
+        return None
+    if len(roots) != 1:
+        return InstallResult(False, "it describes one library folder, and several were given" if roots
+                             else "it describes one library folder, and none was given")
+    return install_prebuilt(Path(artefact), Path(roots[0]), Path(db_dir), model_id)
 
 
 def _clear_target(db_dir: Path) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.api import Candidate
+from engine.library.candidate import Candidate
 from engine.errors import ConfigError
 from engine.library.ranking import Moments, RankingCfg, Standardiser, hub_scores, log_prior_from_votes, nearest_file_votes
 from engine.library.sound_index import SoundIndex
@@ -429,17 +429,3 @@ class Recommender:
             if len(out) >= want:
                 break
         return out
-
-
-def load_recommender(model_path: Path | None = None, db_dir: Path | None = None, cache_dir: Path | None = None) -> Recommender:
-    """The model (default: the shipped one), the index (default: the user's) and the video cache, ready to rank."""
-    from engine.errors import CheckpointError
-    from engine.library.paths import default_cache_dir, default_db_dir, default_model_path
-    from engine.models import AVModel
-
-    path = model_path or default_model_path()
-    if path is None:
-        raise CheckpointError("no model given and the shipped model resources/models/default.pt is not installed; pass a model file")
-    model = AVModel.load(Path(path)).eval()
-    index = SoundIndex.open(Path(db_dir) if db_dir else default_db_dir(), model.model_id, readonly=True)
-    return Recommender(model, index, Path(cache_dir) if cache_dir else default_cache_dir())
