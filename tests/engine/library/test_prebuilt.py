@@ -13,7 +13,8 @@ import pytest
 from engine.errors import SoundIndexError
 from engine.library.indexer import index_library
 from engine.library.paths import DB_FILE
-from engine.library.prebuilt import MANIFEST, VECTORS, export_prebuilt, install_prebuilt, read_prebuilt, stale_reasons
+from engine.library.prebuilt import (MANIFEST, VECTORS, export_prebuilt, install_prebuilt, install_prebuilt_first, read_prebuilt,
+                                     stale_reasons)
 from engine.library.sound_index import SoundIndex
 
 from .conftest import tiny_model, write_wav
@@ -207,6 +208,28 @@ def test_a_non_empty_target_is_left_to_the_indexer(built, moved_library: Path, m
     result = install_prebuilt(built[2], moved_library, db, model.model_id)
     assert not result.installed and "not empty" in result.reason
     assert [p.name for p in db.iterdir()] == ["vectors"]
+
+
+def test_install_first_only_when_it_applies(built, moved_library: Path, model, tmp_path: Path) -> None:
+    """The one rule (CLI and app): an artefact, no index yet, exactly one library folder; else why not."""
+    db = tmp_path / "db"
+    assert install_prebuilt_first(None, [moved_library], db, model.model_id) is None  # nothing to install
+    assert not db.exists()
+    for roots in ([moved_library, tmp_path / "other"], []):
+        result = install_prebuilt_first(built[2], roots, db, model.model_id)
+        assert result is not None and not result.installed and "one library folder" in result.reason
+        assert not db.exists()
+    result = install_prebuilt_first(built[2], [moved_library], db, model.model_id)
+    assert result is not None and result.installed and result.files == 6
+    before = (db / DB_FILE).read_bytes()
+    assert install_prebuilt_first(built[2], [moved_library], db, model.model_id) is None  # an index is there: the pass updates it
+    assert (db / DB_FILE).read_bytes() == before
+
+
+def test_install_first_reports_a_bad_artefact(moved_library: Path, model, tmp_path: Path) -> None:
+    result = install_prebuilt_first(tmp_path / "no-artefact", [moved_library], tmp_path / "db", model.model_id)
+    assert result is not None and not result.installed and "manifest" in result.reason
+    assert not (tmp_path / "db").exists()
 
 
 def test_stale_reasons(built, moved_library: Path, model) -> None:
