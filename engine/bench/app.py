@@ -1,7 +1,7 @@
 """App figures: run ``python -m foley_app.bench_app`` (the real window, offscreen) in a fresh process.
 
 The engine never imports the app: this module only starts it, with its own XDG folders so the
-user's settings, index and caches are neither used nor touched.
+user's settings, index and caches are neither used nor touched (docs/architecture.md).
 """
 
 from __future__ import annotations
