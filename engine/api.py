@@ -41,7 +41,7 @@ _lazy("engine.library.indexer", "IndexReport", "index_library")
 _lazy("engine.library.sound_index", "LibraryStats", "SoundIndex")
 _lazy("engine.library.store", "SoundFile")
 _lazy("engine.library.scan", "INDEXED_EXTENSIONS")
-_lazy("engine.library.paths", "default_cache_dir", "default_db_dir", "demo_db_dir")
+_lazy("engine.library.paths", "DB_FILE", "default_cache_dir", "default_db_dir", "demo_db_dir")
 _lazy("engine.models.towers", "TOWER_CREDITS")
 
 # -- pre-built index: the shipped demo index and when it is installed instead of indexing --------
@@ -82,7 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.library.feedback import Feedback, FeedbackCfg, loudest_second, sound_vectors
     from engine.library.indexer import IndexReport, index_library
     from engine.library.loading import LoadedEngine, load_engine, load_model, resolve_device
-    from engine.library.paths import default_cache_dir, default_db_dir, demo_db_dir
+    from engine.library.paths import DB_FILE, default_cache_dir, default_db_dir, demo_db_dir
     from engine.library.prebuilt import InstallResult, demo_index_path, install_prebuilt_first
     from engine.library.recommender import Filters, Recommender
     from engine.library.scan import INDEXED_EXTENSIONS
