@@ -1,8 +1,8 @@
 """The engine's public API: what ``foley_app`` (and scripts) use. Everything else is internal.
 
 The app imports only from this module. Each name is re-exported from the module that owns it.
-``import engine.api`` stays cheap: apart from the first group, a name's module (and what it pulls
-in: numpy, torch, PyAV) is imported on first use (PEP 562 ``__getattr__``).
+``import engine.api`` stays cheap: a name's module (and what it pulls in: numpy, torch, PyAV) is
+imported on first use (PEP 562 ``__getattr__``); only the version is there from the start.
 """
 
 from __future__ import annotations
@@ -10,13 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-# -- loaded with the module: the result type, the version and atomic writes (all light) ----------
-from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text, describe_os_error, remove_stale_temps
-from engine.library.candidate import Candidate
 from engine.version import __version__
-
-_EAGER = ["Candidate", "__version__", "atomic_path", "atomic_write_bytes", "atomic_write_text", "describe_os_error",
-          "remove_stale_temps"]
 
 _LAZY: dict[str, str] = {}  # name -> the module that owns it, imported on first use
 
@@ -24,6 +18,12 @@ _LAZY: dict[str, str] = {}  # name -> the module that owns it, imported on first
 def _lazy(module: str, *names: str) -> None:
     _LAZY.update(dict.fromkeys(names, module))
 
+
+# -- the result type: one ranked sound ----------------------------------------------------------
+_lazy("engine.library.candidate", "Candidate")
+
+# -- atomic writes: a file is replaced whole or not at all ---------------------------------------
+_lazy("engine.atomic", "atomic_path", "atomic_write_bytes", "atomic_write_text", "describe_os_error", "remove_stale_temps")
 
 # -- errors: every engine failure is an EngineError with a one-line message for the user ---------
 _lazy("engine.errors", "CheckpointError", "ConfigError", "DatasetError", "EngineError", "MediaError", "SoundIndexError")
@@ -60,7 +60,7 @@ _lazy("engine.timecode", "TimecodeError", "frames_to_timecode", "is_drop_frame_r
 _lazy("engine.resources", "app_icon_path", "default_model_path", "demo_library_path", "demo_video_path", "resource_path",
       "resources_root")
 
-__all__ = sorted([*_EAGER, *_LAZY])
+__all__ = sorted(["__version__", *_LAZY])
 
 
 def __getattr__(name: str) -> object:
@@ -77,10 +77,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text, describe_os_error, remove_stale_temps
     from engine.data.media import VIDEO_EXTENSIONS, VideoInfo, frame_times, iter_frames_at, load_audio, probe_video, read_frame
     from engine.errors import CheckpointError, ConfigError, DatasetError, EngineError, MediaError, SoundIndexError
     from engine.library.feedback import Feedback, FeedbackCfg, loudest_second, sound_vectors
     from engine.library.indexer import IndexReport, index_library
+    from engine.library.candidate import Candidate
     from engine.library.loading import LoadedEngine, load_engine, load_model, resolve_device
     from engine.library.paths import DB_FILE, default_cache_dir, default_db_dir, demo_db_dir
     from engine.library.prebuilt import InstallResult, demo_index_path, install_prebuilt_first
