@@ -24,8 +24,8 @@ from engine.data.media import VIDEO_EXTENSIONS, VideoInfo
 from engine.version import __version__
 from foley_app.actions import build_actions
 from foley_app.audio import Player
-from foley_app.audio_cache import default_cache
-from foley_app.commands import SetVideo
+from foley_app.core.audio_cache import default_cache
+from foley_app.core.commands import SetVideo
 from foley_app.controllers.audition import AuditionController, LoadedSound, segment_of
 from foley_app.controllers.engine import EngineController, EngineInfo, Recommendation
 from foley_app.controllers.library import LibraryController
@@ -37,7 +37,7 @@ from foley_app.minis import MiniWaveforms
 from foley_app.resources import app_icon
 from foley_app.settings import Settings
 from foley_app.startup import LaunchPlan
-from foley_app.timecode import seconds_to_timecode
+from foley_app.core.timecode import seconds_to_timecode
 from foley_app.widgets.candidate_model import Role
 from foley_app.widgets.filmstrip import Filmstrip
 from foley_app.widgets.library_panel import LibraryPanel
@@ -491,7 +491,7 @@ class MainWindow(QMainWindow):
         self._status(f"weight of common sounds: {shown}")
 
     def _record_choice(self, kind: str, time_s: float, path: Path, offset: float, clip_id: str = "") -> bool:
-        from foley_app.document import DocumentError, FeedbackChoice
+        from foley_app.core.document import DocumentError, FeedbackChoice
 
         doc = self.timeline.doc
         if not doc.feedback_enabled or doc.video is None:
@@ -673,7 +673,7 @@ class MainWindow(QMainWindow):
     def _delete_selected_clip(self) -> None:
         clip_id = self.timeline_view.canvas.selected
         if clip_id:
-            from foley_app.commands import RemoveClip
+            from foley_app.core.commands import RemoveClip
 
             self.timeline.apply(RemoveClip(clip_id))
 
@@ -820,7 +820,7 @@ class MainWindow(QMainWindow):
         if not self.project.maybe_save():
             event.ignore()
             return
-        from foley_app import project_io
+        from foley_app.core import project_io
 
         project_io.discard_autosave(self.timeline.doc)  # a clean exit leaves nothing to recover
         self.settings.save_layout(self.saveGeometry(), self.saveState())

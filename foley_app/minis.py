@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.api import Candidate
-from foley_app.audio_cache import default_cache
+from foley_app.core.audio_cache import default_cache
 from foley_app.widgets.candidate_model import CandidateListModel, peaks_key
 from foley_app.workers import Worker, run_in_pool
 

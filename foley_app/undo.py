@@ -6,8 +6,8 @@ import logging
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from foley_app.commands import Command
-from foley_app.document import Document
+from foley_app.core.commands import Command
+from foley_app.core.document import Document
 
 log = logging.getLogger(__name__)
 

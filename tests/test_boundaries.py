@@ -1,4 +1,4 @@
-"""The architecture contract: engine never imports Qt or the app."""
+"""The architecture contracts: engine never imports Qt or the app; the app's core never imports Qt or the UI."""
 
 from __future__ import annotations
 
@@ -9,15 +9,33 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("PySide6", "foley_app", "shiboken6")
 
 
-def _imports(path: Path) -> set[str]:
+def _modules(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
+            names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
     return names
+
+
+def _imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _modules(path)}
+
+
+def _core_offences(path: Path) -> list[str]:
+    """What a core module imports that the core may not: Qt, or an app module outside ``foley_app.core``."""
+    bad = []
+    for name in sorted(_modules(path)):
+        top = name.split(".")[0]
+        if top in ("PySide6", "shiboken6"):
+            bad.append(name)
+        elif top == "foley_app" and name != "foley_app" and not (name + ".").startswith("foley_app.core."):
+            bad.append(name)
+    return bad
 
 
 def test_engine_never_imports_qt_or_app() -> None:
@@ -37,3 +55,22 @@ def test_contract_detects_a_violation(tmp_path: Path) -> None:
 def test_import_linter_contract_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert 'forbidden_modules = ["PySide6", "foley_app"]' in text
+
+
+def test_app_core_never_imports_qt_or_the_ui() -> None:
+    files = sorted((ROOT / "foley_app" / "core").rglob("*.py"))
+    assert len(files) > 10, "foley_app/core not found"
+    offenders = {str(p.relative_to(ROOT)): _core_offences(p) for p in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_core_contract_detects_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from foley_app.core.document import Document\nfrom foley_app import settings\n"
+                   "import foley_app.undo\nfrom PySide6.QtGui import QUndoStack\n")
+    assert _core_offences(bad) == ["PySide6.QtGui", "PySide6.QtGui.QUndoStack", "foley_app.settings", "foley_app.undo"]
+
+
+def test_core_import_linter_contract_is_declared() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'source_modules = ["foley_app.core"]' in text and '"foley_app.undo"' in text

@@ -36,7 +36,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_demo_project_is_complete_and_portable() -> None:
-    from foley_app.project_io import load_project, missing_media
+    from foley_app.core.project_io import load_project, missing_media
 
     text = DEMO.read_text(encoding="utf-8")
     data = json.loads(text)
@@ -62,7 +62,7 @@ def test_demo_project_exports_headless(tmp_path: Path) -> None:
         wave, _ = sf.read(str(p), dtype="float32")
         assert wave.size == mix.size and wavinfo.WavInfoReader(str(p)).bext.time_reference == 0
         total += wave
-    from foley_app.export import limit
+    from foley_app.core.mix import limit
 
     assert np.array_equal(mix, np.rint(limit(total, SR).astype(np.float64) * 2**23) / 2**23)  # sample-exact
     assert np.count_nonzero(mix) > SR  # it is not silence that matches
@@ -115,7 +115,7 @@ def test_export_is_a_foley_engine_command_without_qt(tmp_path: Path) -> None:
         f"cmd.main(['export', {str(DEMO)!r}, '--csv', 'cues.csv'], standalone_mode=False)\n"
         "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6'))\n"
         "assert not qt, qt\n"
-        "assert 'foley_app.export_cli' in sys.modules\n"
+        "assert 'foley_app.core.export_cli' in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=240,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))

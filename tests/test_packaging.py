@@ -171,7 +171,7 @@ def test_wheel_declares_both_commands(dists: tuple[Path, Path]) -> None:
         entry_points = zf.read(f"foley_assistant-{__version__}.dist-info/entry_points.txt").decode()
     assert "foley-engine = engine.cli:main" in entry_points
     assert "foley-app = foley_app.main:main" in entry_points
-    assert "[foley_engine.commands]\nexport = foley_app.export_cli:register" in entry_points  # `foley-engine export`
+    assert "[foley_engine.commands]\nexport = foley_app.core.export_cli:register" in entry_points  # `foley-engine export`
 
 
 def test_installed_wheel_finds_its_resources(dists: tuple[Path, Path], tmp_path: Path) -> None:
@@ -224,7 +224,7 @@ assert not failed, failed
 from engine.data.features import log_mel_batch
 from engine.models import AVModel
 from engine.presets import get_preset
-from foley_app.onset import first_transient
+from foley_app.core.onset import first_transient
 
 rng = np.random.default_rng(0)
 wave = (0.001 * rng.standard_normal(48000)).astype(np.float32)

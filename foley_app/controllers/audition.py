@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.api import Candidate
 from foley_app.audio import Player
-from foley_app.audio_cache import default_cache
+from foley_app.core.audio_cache import default_cache
 from foley_app.workers import run_in_pool
 
 log = logging.getLogger(__name__)

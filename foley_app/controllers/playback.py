@@ -173,7 +173,7 @@ def render_from(key: object, doc, cached: np.ndarray | None, extra: tuple[np.nda
     if cached is not None:
         mix = cached
     elif doc is not None and doc.clip_count():
-        from foley_app.export import mixdown
+        from foley_app.core.mix import mixdown
 
         mix = mixdown(doc, sr=sr, skip_missing=True)  # moved sounds stay on the timeline, silent
     else:

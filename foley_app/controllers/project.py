@@ -11,10 +11,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from engine.errors import EngineError
-from foley_app import project_io
-from foley_app.commands import RelinkMedia
+from foley_app.core import project_io
+from foley_app.core.commands import RelinkMedia
 from foley_app.controllers.timeline import TimelineController
-from foley_app.document import Document
+from foley_app.core.document import Document
 from foley_app.resources import documents_dir, is_bundled
 from foley_app.settings import Settings
 from foley_app.workers import run_in_pool
@@ -36,7 +36,7 @@ EXPORTS = {  # key: (menu text, file filter, default suffix)
 
 def run_export(kind: str, doc: Document, path: Path, mode: str, cancel, progress) -> Path:  # noqa: ANN001
     """One export on a worker thread (``doc`` is a copy taken on the GUI thread)."""
-    from foley_app import export
+    from foley_app.core import export
 
     if kind == "wav":
         return export.export_wav(doc, path, mode=mode, progress=progress, cancel=cancel)
@@ -122,7 +122,7 @@ class ProjectController(QObject):
             if answer == QMessageBox.Yes:
                 source = recovery
         try:
-            doc = project_io.recover(source) if source != Path(path) else project_io.load_project(source)
+            doc = project_io.load_project(source)
         except EngineError as exc:
             self._error("Cannot open project", str(exc))
             return False
@@ -205,7 +205,7 @@ class ProjectController(QObject):
                 p.unlink(missing_ok=True)
             return False
         try:
-            doc = project_io.recover(found[0])
+            doc = project_io.load_project(found[0])
         except EngineError as exc:
             self._error("Cannot recover", str(exc))
             return False

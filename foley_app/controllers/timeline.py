@@ -9,11 +9,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine.errors import EngineError
-from foley_app.audio_cache import default_cache
-from foley_app.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
+from foley_app.core.audio_cache import default_cache
+from foley_app.core.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
     SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume
-from foley_app.document import Change, Document
-from foley_app.onset import onset_in_file
+from foley_app.core.document import Change, Document
+from foley_app.core.onset import onset_in_file
 from foley_app.undo import push
 from foley_app.widgets.timeline_view import PEAKS_PER_SECOND, TimelineView
 from foley_app.workers import run_in_pool
@@ -84,7 +84,7 @@ class TimelineController(QObject):
 
     @staticmethod
     def _trim(clip_id: str, edge: str, t: float) -> Command:
-        from foley_app.commands import TrimClip
+        from foley_app.core.commands import TrimClip
 
         return TrimClip(clip_id, edge, t)
 

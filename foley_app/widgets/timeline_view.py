@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from foley_app.theme import C, category_colour
-from foley_app.timecode import seconds_to_timecode
+from foley_app.core.timecode import seconds_to_timecode
 from foley_app.widgets.candidate_model import mime_to_payload
 from foley_app.widgets.track_header import TrackHeader
 from foley_app.widgets.wave_image import bars_image
@@ -83,7 +83,7 @@ class TimelineCanvas(QWidget):
         self._preview: dict[str, tuple[int, float, float, float]] = {}  # clip id -> track, pos, s0, s1 while dragging
 
     # -- model ---------------------------------------------------------------------------------
-    def set_document(self, doc) -> None:  # noqa: ANN001 - foley_app.document.Document
+    def set_document(self, doc) -> None:  # noqa: ANN001 - foley_app.core.document.Document
         self.doc = doc
         self.refresh()
 

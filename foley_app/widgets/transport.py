@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWi
 
 from foley_app.resources import icon
 from foley_app.theme import C
-from foley_app.timecode import seconds_to_timecode
+from foley_app.core.timecode import seconds_to_timecode
 
 log = logging.getLogger(__name__)
 

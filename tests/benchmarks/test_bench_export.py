@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from foley_app.audio_cache import AudioCache
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.export import export_wav, limit, mixdown, render
-from foley_app.project_io import load_project, save_project
+from foley_app.core.audio_cache import AudioCache
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.export import export_wav
+from foley_app.core.mix import limit, mixdown, render
+from foley_app.core.project_io import load_project, save_project
 
 SR = 48_000
 MINUTES = 5
@@ -36,11 +37,11 @@ def timeline(tmp_path_factory: pytest.TempPathFactory) -> Document:
         files.append((p, n / SR))
     doc = Document()
     for _ in range(8):
-        doc.apply(AddTrack())
+        AddTrack().do(doc)
     for k in range(300):
         p, dur = files[k % 30]
-        doc.apply(AddClip(doc.tracks[k % 8].id, Clip(f"c{k}", p, 0.0, dur, float(rng.uniform(0, MINUTES * 60 - 4)),
-                                                     gain_db=float(rng.uniform(-6, 6)))))
+        AddClip(doc.tracks[k % 8].id, Clip(f"c{k}", p, 0.0, dur, float(rng.uniform(0, MINUTES * 60 - 4)),
+                   gain_db=float(rng.uniform(-6, 6)))).do(doc)
     return doc
 
 

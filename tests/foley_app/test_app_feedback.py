@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
-from foley_app import project_io
+from foley_app.core import project_io
 from foley_app.recorder import FLOOR_DB, NO_INPUT, RecordDialog, Recorder
 
 

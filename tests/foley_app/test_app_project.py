@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from foley_app import project_io
+from foley_app.core import project_io
 
 
 @pytest.fixture
@@ -116,15 +116,15 @@ def test_excepthook_without_a_screen_exits_instead_of_a_modal_box(qtbot, tmp_pat
 
 def test_save_asks_before_overwriting_another_windows_save(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     """Two windows on one project: the later Save asks instead of silently dropping the other's work."""
-    from foley_app.commands import AddTrack
-    from foley_app.document import Document
+    from foley_app.core.commands import AddTrack
+    from foley_app.core.document import Document
 
     w = window
     place(qtbot, w, w.sounds.model.candidate(0).path, 1.0)
     project = tmp_path / "scene.foley.json"
     assert w.project._save_to(project)
     other = project_io.load_project(project)  # the second window
-    other.apply(AddTrack("theirs"))
+    AddTrack("theirs").do(other)
     project_io.save_project(other, project)
     theirs = project.read_bytes()
     place(qtbot, w, w.sounds.model.candidate(1).path, 2.0)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
-from foley_app.onset import onset_in_file
+from foley_app.core.onset import onset_in_file
 from foley_app.widgets.candidate_model import MIME_CANDIDATE, Role
 from foley_app.widgets.timeline_view import LANE_H, RULER_H
 
@@ -97,7 +97,7 @@ def test_save_load_round_trip(qtbot, window, tmp_path: Path, monkeypatch) -> Non
     w = window
     drop_row(qtbot, w, 0, 0, 1.5)
     drop_row(qtbot, w, 2, 1, 4.0)
-    w.timeline.apply(__import__("foley_app.commands", fromlist=["SetClipGain"]).SetClipGain(
+    w.timeline.apply(__import__("foley_app.core.commands", fromlist=["SetClipGain"]).SetClipGain(
         w.timeline.doc.tracks[1].clips[0].id, -3.0))
     before = w.timeline.doc.state()
     target = tmp_path / "scene.foley.json"

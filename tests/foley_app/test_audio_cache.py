@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from engine.errors import MediaError
-from foley_app.audio_cache import AudioCache
+from foley_app.core.audio_cache import AudioCache
 
 SR = 48_000
 

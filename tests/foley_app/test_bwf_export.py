@@ -12,21 +12,20 @@ import soundfile as sf
 import wavinfo
 
 from engine.version import __version__
-from foley_app.audio_cache import AudioCache
-from foley_app.bwf import Bext, BwfError, ixml, write_bwf
-from foley_app.commands import AddClip, AddTrack, SetTrackMute
-from foley_app.document import Clip, Document
-from foley_app.export import (
+from foley_app.core.audio_cache import AudioCache
+from foley_app.core.export.bwf import Bext, BwfError, ixml, write_bwf
+from foley_app.core.commands import AddClip, AddTrack, SetTrackMute
+from foley_app.core.document import Clip, Document
+from foley_app.core.export import (
     ExportCancelled,
     ExportError,
     build_otio,
     cue_rows,
     export_stems,
     export_wav,
-    limit,
-    render,
     session_of,
 )
+from foley_app.core.mix import limit, render
 
 SR = 48_000
 
@@ -72,14 +71,14 @@ def _doc(sounds: dict[str, Path], video: Path | None, folder: Path) -> Document:
     doc = Document(video=video)
     doc.path = folder / "reel 3.foley.json"
     for name in ("Bed", "Hits", "Muted"):
-        doc.apply(AddTrack(name))
+        AddTrack(name).do(doc)
     bed, hits, muted = doc.tracks
-    doc.apply(AddClip(hits.id, Clip("h1", sounds["hit"], 0.0, 0.2, 0.1, 9.0, "hit", "IMPACT")))
-    doc.apply(AddClip(hits.id, Clip("h2", sounds["hit"], 0.05, 0.2, 0.17, 6.0, "hit", "IMPACT")))  # overlaps h1
-    doc.apply(AddClip(hits.id, Clip("t", sounds["tick"], 0.0, 0.01, 1.2000104, 0.0, "tick", "UI")))
-    doc.apply(AddClip(bed.id, Clip("b", sounds["bed"], 0.1, 0.9, 0.05, -3.0, "bed", "AMB")))
-    doc.apply(AddClip(muted.id, Clip("m", sounds["tick"], 0.0, 0.01, 0.5, 0.0, "tick", "UI")))
-    doc.apply(SetTrackMute(muted.id, True))
+    AddClip(hits.id, Clip("h1", sounds["hit"], 0.0, 0.2, 0.1, 9.0, "hit", "IMPACT")).do(doc)
+    AddClip(hits.id, Clip("h2", sounds["hit"], 0.05, 0.2, 0.17, 6.0, "hit", "IMPACT")).do(doc)  # overlaps h1
+    AddClip(hits.id, Clip("t", sounds["tick"], 0.0, 0.01, 1.2000104, 0.0, "tick", "UI")).do(doc)
+    AddClip(bed.id, Clip("b", sounds["bed"], 0.1, 0.9, 0.05, -3.0, "bed", "AMB")).do(doc)
+    AddClip(muted.id, Clip("m", sounds["tick"], 0.0, 0.01, 0.5, 0.0, "tick", "UI")).do(doc)
+    SetTrackMute(muted.id, True).do(doc)
     return doc
 
 
@@ -198,7 +197,7 @@ def test_stems_are_all_or_nothing(sounds, tmp_path: Path) -> None:
     with pytest.raises(ExportCancelled):
         export_stems(doc, folder, progress=progress, cancel=cancel, cache=AudioCache())
     assert calls and list(folder.iterdir()) == []
-    doc.apply(AddClip(doc.tracks[0].id, Clip("gone", tmp_path / "gone.wav", 0.0, 0.5, 1.0)))
+    AddClip(doc.tracks[0].id, Clip("gone", tmp_path / "gone.wav", 0.0, 0.5, 1.0)).do(doc)
     with pytest.raises(ExportError, match="gone.wav"):
         export_stems(doc, folder, cache=AudioCache())
     assert list(folder.iterdir()) == []

@@ -14,23 +14,20 @@ from hypothesis import strategies as st
 from scipy.signal import correlate
 
 from engine.data.media import load_audio
-from foley_app.audio_cache import AudioCache
-from foley_app.commands import AddClip, AddTrack, SetTrackMute, SetTrackSolo, SetTrackVolume
-from foley_app.document import Clip, Document
-from foley_app.export import (
+from foley_app.core.audio_cache import AudioCache
+from foley_app.core.commands import AddClip, AddTrack, SetTrackMute, SetTrackSolo, SetTrackVolume
+from foley_app.core.document import Clip, Document
+from foley_app.core.export import (
     CUE_COLUMNS,
     ExportCancelled,
     ExportError,
     build_otio,
-    db_to_gain,
     export_cue_csv,
     export_otio,
     export_video,
     export_wav,
-    limit,
-    mixdown,
-    normalize,
 )
+from foley_app.core.mix import db_to_gain, limit, mixdown, normalize
 
 SR = 48_000
 CEILING = np.float32(10 ** (-1 / 20))
@@ -56,13 +53,13 @@ def _wave(p: Path) -> np.ndarray:
 
 def _doc(sounds: dict[str, Path]) -> Document:
     doc = Document()
-    doc.apply(AddTrack("A"))
-    doc.apply(AddTrack("B"))
+    AddTrack("A").do(doc)
+    AddTrack("B").do(doc)
     a, b = doc.tracks
-    doc.apply(AddClip(a.id, Clip("r", sounds["ramp"], 0.01, 0.09, 0.123456, -6.0, "ramp", "UI")))
-    doc.apply(AddClip(a.id, Clip("t", sounds["tick"], 0.0, 0.01, 0.5000104, 0.0, "tick", "=HYPERLINK()")))
-    doc.apply(AddClip(b.id, Clip("n", sounds["noise"], 0.05, 0.15, 0.3, 3.0, "noise", "AMB")))
-    doc.apply(SetTrackVolume(b.id, -4.5))
+    AddClip(a.id, Clip("r", sounds["ramp"], 0.01, 0.09, 0.123456, -6.0, "ramp", "UI")).do(doc)
+    AddClip(a.id, Clip("t", sounds["tick"], 0.0, 0.01, 0.5000104, 0.0, "tick", "=HYPERLINK()")).do(doc)
+    AddClip(b.id, Clip("n", sounds["noise"], 0.05, 0.15, 0.3, 3.0, "noise", "AMB")).do(doc)
+    SetTrackVolume(b.id, -4.5).do(doc)
     return doc
 
 
@@ -95,15 +92,16 @@ def test_mute_and_solo_decide_what_is_heard(sounds: dict[str, Path]) -> None:
     doc = _doc(sounds)
     a, b = doc.tracks
     n = round(0.6 * SR)
-    doc.apply(SetTrackMute(a.id, True))
+    mute = SetTrackMute(a.id, True)
+    mute.do(doc)
     only_b = mixdown(doc, length_s=0.6, cache=AudioCache())
     np.testing.assert_allclose(only_b, _expected(doc, sounds, n), atol=1e-6)
     assert not only_b[round(0.123456 * SR)] and only_b[round(0.3 * SR)]
-    doc.undo()
-    doc.apply(SetTrackSolo(a.id, True))
+    mute.undo(doc)
+    SetTrackSolo(a.id, True).do(doc)
     only_a = mixdown(doc, length_s=0.6, cache=AudioCache())
     assert only_a[round(0.123456 * SR)] and not only_a[round(0.3 * SR) + 5000]
-    doc.apply(SetTrackMute(a.id, True))  # soloed and muted: silent
+    SetTrackMute(a.id, True).do(doc)  # soloed and muted: silent
     assert not mixdown(doc, length_s=0.6, cache=AudioCache()).any()
 
 
@@ -148,9 +146,9 @@ def test_limiter_touches_only_the_neighbourhood_of_a_peak() -> None:
 
 def test_limit_mode_keeps_an_overloaded_mix_under_the_ceiling(sounds: dict[str, Path]) -> None:
     doc = Document()
-    doc.apply(AddTrack())
+    AddTrack().do(doc)
     for i in range(6):  # six loud copies on top of each other
-        doc.apply(AddClip(doc.tracks[0].id, Clip(f"c{i}", sounds["noise"], 0.0, 0.2, 0.0, 24.0)))
+        AddClip(doc.tracks[0].id, Clip(f"c{i}", sounds["noise"], 0.0, 0.2, 0.0, 24.0)).do(doc)
     raw_peak = np.abs(_expected(doc, sounds, round(0.2 * SR))).max()
     assert raw_peak > 10
     assert np.abs(mixdown(doc, cache=AudioCache())).max() <= CEILING
@@ -165,12 +163,13 @@ def test_bad_requests_fail_before_writing(sounds: dict[str, Path], tmp_path: Pat
     target.write_bytes(b"old")
     with pytest.raises(ExportError, match="unknown mix mode"):
         export_wav(doc, target, mode="loud")
-    doc.apply(AddClip(doc.tracks[0].id, Clip("m", tmp_path / "gone.wav", 0.0, 1.0, 0.0)))
+    gone = AddClip(doc.tracks[0].id, Clip("m", tmp_path / "gone.wav", 0.0, 1.0, 0.0))
+    gone.do(doc)
     with pytest.raises(ExportError, match="1 sound file.*gone.wav.*relink"):
         export_wav(doc, target)
     cancel = threading.Event()
     cancel.set()
-    doc.undo()
+    gone.undo(doc)
     with pytest.raises(ExportCancelled):
         export_wav(doc, target, cancel=cancel)
     with pytest.raises(ExportError, match="nothing to export"):
@@ -190,10 +189,10 @@ def _frames(path: Path) -> int:
 @pytest.mark.parametrize("reencode", [False, True], ids=["copy", "h264"])
 def test_video_export_carries_the_mix(event_video, sound_library: list[Path], tmp_path: Path, reencode: bool) -> None:
     doc = Document(video=event_video.path)
-    doc.apply(AddTrack())
+    AddTrack().do(doc)
     t = doc.tracks[0].id
     for i, (p, pos) in enumerate(zip(sound_library[::3], (0.5, 2.25, 4.0, 6.75))):
-        doc.apply(AddClip(t, Clip(f"c{i}", p, 0.0, 1.0, pos, gain_db=-3.0 * i)))
+        AddClip(t, Clip(f"c{i}", p, 0.0, 1.0, pos, gain_db=-3.0 * i)).do(doc)
     steps: list[tuple[int, int]] = []
     out = export_video(doc, tmp_path / "movie.mp4", reencode=reencode, cache=AudioCache(),
                        progress=lambda d, n: steps.append((d, n)))
@@ -217,8 +216,8 @@ def test_otio_reads_back_with_the_right_clips_and_ranges(sounds: dict[str, Path]
     doc = _doc(sounds)
     doc.video = event_video.path
     a, b = doc.tracks
-    doc.apply(AddClip(a.id, Clip("o", sounds["noise"], 0.0, 0.2, 0.13, -1.0, "overlap", "AMB", 0.2)))  # overlaps "r"
-    doc.apply(SetTrackMute(b.id, True))
+    AddClip(a.id, Clip("o", sounds["noise"], 0.0, 0.2, 0.13, -1.0, "overlap", "AMB", 0.2)).do(doc)  # overlaps "r"
+    SetTrackMute(b.id, True).do(doc)
     path = export_otio(doc, tmp_path / "cut.otio")
     tl = otio.adapters.read_from_file(str(path))
     assert [t.name for t in tl.tracks] == ["Video", "A", "A (2)", "B"]
@@ -276,10 +275,10 @@ def test_limiter_ceiling_holds_for_any_signal(seed: int, n: int, scale: float, s
 def test_playback_mix_can_skip_missing_sounds(sounds: dict[str, Path], tmp_path: Path) -> None:
     doc = _doc(sounds)
     full = mixdown(doc, cache=AudioCache())
-    doc.apply(AddClip(doc.tracks[0].id, Clip("gone", tmp_path / "gone.wav", 0.0, 0.1, 0.0)))
+    AddClip(doc.tracks[0].id, Clip("gone", tmp_path / "gone.wav", 0.0, 0.1, 0.0)).do(doc)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF....WAVEfmt garbage")
-    doc.apply(AddClip(doc.tracks[1].id, Clip("bad", broken, 0.0, 0.1, 0.0)))
+    AddClip(doc.tracks[1].id, Clip("bad", broken, 0.0, 0.1, 0.0)).do(doc)
     assert np.array_equal(mixdown(doc, cache=AudioCache(), skip_missing=True), full)
     with pytest.raises(ExportError, match="not found"):
         mixdown(doc, cache=AudioCache())
@@ -295,8 +294,8 @@ def test_video_export_reencodes_what_mp4_cannot_hold_and_keeps_rotation(tmp_path
     rotated = synthetic.write_video(tmp_path / "rot.mp4", ["square", None], rotation=90).path
     for src in (mkv, rotated):
         doc = Document(video=src)
-        doc.apply(AddTrack())
-        doc.apply(AddClip(doc.tracks[0].id, Clip("n", sounds["noise"], 0.0, 0.2, 0.5)))
+        AddTrack().do(doc)
+        AddClip(doc.tracks[0].id, Clip("n", sounds["noise"], 0.0, 0.2, 0.5)).do(doc)
         out = export_video(doc, tmp_path / f"{src.stem}_out.mp4", cache=AudioCache())
         with av.open(str(out)) as c:
             assert c.streams.video[0].codec_context.name == "h264"  # mpeg2 re-encoded, h264 copied
@@ -322,7 +321,7 @@ def test_timeline_playback_render_skips_a_moved_sound(sounds: dict[str, Path], t
     moved = tmp_path / "moved.wav"
     sf.write(str(moved), np.ones(4800, np.float32) * 0.1, SR)
     doc = _doc(sounds)
-    doc.apply(AddClip(doc.tracks[0].id, Clip("m", moved, 0.0, 0.1, 0.7, 0.0, "moved", "UI")))
+    AddClip(doc.tracks[0].id, Clip("m", moved, 0.0, 0.1, 0.7, 0.0, "moved", "UI")).do(doc)
     moved.unlink()
     _, mix, out, _ = render_from("k", doc, None, None, 0.0, SR)
     want = _expected(_doc(sounds), sounds, mix.size)

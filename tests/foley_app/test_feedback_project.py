@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from foley_app.commands import AddClip, AddTrack, RemoveClip
-from foley_app.document import Clip, Document, DocumentError, FeedbackChoice
-from foley_app.project_io import VERSION, ProjectError, load_project, save_project
+from foley_app.core.commands import AddClip, AddTrack, RemoveClip
+from foley_app.core.document import Clip, Document, DocumentError, FeedbackChoice
+from foley_app.core.project_io import VERSION, ProjectError, load_project, save_project
 
 
 def _doc(tmp_path: Path) -> tuple[Document, Path]:
@@ -17,8 +17,8 @@ def _doc(tmp_path: Path) -> tuple[Document, Path]:
     sound.parent.mkdir(parents=True)
     sound.write_bytes(b"RIFF")
     doc = Document(video=tmp_path / "scene.mp4")
-    doc.apply(AddTrack("Foley"))
-    doc.apply(AddClip(doc.tracks[0].id, Clip("c1", sound, 0.0, 0.5, 3.0)))
+    AddTrack("Foley").do(doc)
+    AddClip(doc.tracks[0].id, Clip("c1", sound, 0.0, 0.5, 3.0)).do(doc)
     return doc, sound
 
 
@@ -44,16 +44,22 @@ def test_choices_round_trip_and_make_the_project_dirty(tmp_path: Path) -> None:
     assert back.dirty and back.feedback == []
 
 
-def test_a_placement_counts_only_while_its_clip_is_placed(tmp_path: Path) -> None:
+def test_a_placement_counts_only_while_its_clip_is_placed(tmp_path: Path, qapp) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QUndoStack
+
+    from foley_app.undo import push
+
     doc, sound = _doc(tmp_path)
     doc.add_feedback(FeedbackChoice("place", 3.0, sound, 0.0, "c1"))
     doc.add_feedback(FeedbackChoice("reject", 4.0, sound, 0.0))
     assert [f.kind for f in doc.active_feedback()] == ["place", "reject"]
-    doc.apply(RemoveClip("c1"))
+    stack = QUndoStack()  # the app's undo history
+    push(stack, doc, RemoveClip("c1"))
     assert [f.kind for f in doc.active_feedback()] == ["reject"]
-    doc.undo()  # the clip is back, and so is its vote
+    stack.undo()  # the clip is back, and so is its vote
     assert [f.kind for f in doc.active_feedback()] == ["place", "reject"]
-    doc.redo()
+    stack.redo()
+    assert [f.kind for f in doc.active_feedback()] == ["reject"]
     path = tmp_path / "gone.foley.json"
     save_project(doc, path)
     assert [f.kind for f in load_project(path).feedback] == ["reject"]

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from engine.data.synthetic import CLASSES, event_sound
-from foley_app.audio_cache import AudioCache
-from foley_app.onset import first_transient, onset_in_file
+from foley_app.core.audio_cache import AudioCache
+from foley_app.core.onset import first_transient, onset_in_file
 
 SR = 48_000
 MS = 0.001
@@ -73,16 +73,16 @@ def test_onset_in_a_file_range_is_relative_to_the_range(tmp_path: Path) -> None:
 
 
 def test_a_dropped_sound_lands_with_its_onset_on_the_drop_time(tmp_path: Path) -> None:
-    from foley_app.commands import AddTrack
-    from foley_app.document import Document
-    from foley_app.onset import snapped_add_clip
+    from foley_app.core.commands import AddTrack
+    from foley_app.core.document import Document
+    from foley_app.core.onset import snapped_add_clip
 
     p = tmp_path / "door.wav"
     sf.write(str(p), event_sound("square", 1.5), SR, subtype="FLOAT")  # click at 50 ms
     doc = Document()
-    doc.apply(AddTrack())
+    AddTrack().do(doc)
     cmd = snapped_add_clip(doc.tracks[0].id, p, 2.0, cache=AudioCache(), name="door", category="DOORS")
-    doc.apply(cmd)
+    cmd.do(doc)
     clip = doc.tracks[0].clips[0]
     assert clip.position == pytest.approx(1.95, abs=1e-3) and clip.source_start == 0.0
     assert clip.source_end == pytest.approx(1.5) and clip.sound_duration == pytest.approx(1.5)

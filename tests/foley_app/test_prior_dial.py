@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from foley_app import project_io
-from foley_app.document import Document, DocumentError
+from foley_app.core import project_io
+from foley_app.core.document import Document, DocumentError
 from foley_app.widgets.sounds_panel import NO_PRIOR_TIP, PRIOR_STEP, PRIOR_STEPS
 
 MODEL_DEFAULT = 1.0  # the test model's weight of the prior ("chosen on validation maps")

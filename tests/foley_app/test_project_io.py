@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foley_app import project_io
-from foley_app.commands import AddClip, AddTrack, MoveClip, RelinkMedia, SetClipGain, SetTrackMute, SetTrackSolo
-from foley_app.document import Clip, Document
-from foley_app.project_io import (
+from foley_app.core import project_io
+from foley_app.core.project_io import autosave as autosave_io
+from foley_app.core.project_io import reader as project_reader
+from foley_app.core.commands import AddClip, AddTrack, MoveClip, RelinkMedia, SetClipGain, SetTrackMute, SetTrackSolo
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import (
     ProjectError,
     autosave_path,
     changed_on_disk,
@@ -27,10 +29,8 @@ from foley_app.project_io import (
     find_relinks,
     load_project,
     missing_media,
-    recover,
     save_project,
     sidecar_path,
-    update_recent,
     write_autosave,
 )
 
@@ -50,14 +50,14 @@ def _media(folder: Path) -> dict[str, Path]:
 
 def _doc(files: dict[str, Path]) -> Document:
     doc = Document(video=files["video"])
-    doc.apply(AddTrack("Foley ✓"))
-    doc.apply(AddTrack("Amb"))
+    AddTrack("Foley ✓").do(doc)
+    AddTrack("Amb").do(doc)
     a, b = doc.tracks
-    doc.apply(AddClip(a.id, Clip("c1", files["door"], 0.125, 1.5, 2.0, -3.5, "door", "DOORS", 2.25)))
-    doc.apply(AddClip(a.id, Clip("c2", files["step"], 0.0, 0.4, 5.1, 0.0, "", "", None)))
-    doc.apply(AddClip(b.id, Clip("c3", files["step"], 0.1, 0.3, 0.1 + 1 / 3, 6.0)))
-    doc.apply(SetTrackMute(b.id, True))
-    doc.apply(SetTrackSolo(a.id, True))
+    AddClip(a.id, Clip("c1", files["door"], 0.125, 1.5, 2.0, -3.5, "door", "DOORS", 2.25)).do(doc)
+    AddClip(a.id, Clip("c2", files["step"], 0.0, 0.4, 5.1, 0.0, "", "", None)).do(doc)
+    AddClip(b.id, Clip("c3", files["step"], 0.1, 0.3, 0.1 + 1 / 3, 6.0)).do(doc)
+    SetTrackMute(b.id, True).do(doc)
+    SetTrackSolo(a.id, True).do(doc)
     return doc
 
 
@@ -111,9 +111,10 @@ def test_missing_media_are_listed_and_relinked_from_a_folder(tmp_path: Path) -> 
     mapping = find_relinks(missing, moved)
     assert mapping[files["door"]] == moved / "library" / "sfx" / "doors" / "door ö.wav"
     assert mapping[files["step"]] == moved / "library" / "sfx" / "steps" / "step.wav"
-    doc.apply(RelinkMedia(mapping))
+    relink = RelinkMedia(mapping)
+    relink.do(doc)
     assert missing_media(doc) == [] and doc.dirty
-    doc.undo()
+    relink.undo(doc)
     assert len(missing_media(doc)) == 2
 
 
@@ -123,7 +124,7 @@ def test_failed_replace_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: 
     path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     old = path.read_bytes()
-    doc.apply(MoveClip("c1", 9.0))
+    MoveClip("c1", 9.0).do(doc)
 
     def crash(*args, **kwargs):
         raise OSError(errno.EIO, "simulated crash")
@@ -167,17 +168,17 @@ def test_full_disk_gives_a_clear_message_and_no_damage(tmp_path: Path, monkeypat
 _SAVER = r"""
 import sys
 from pathlib import Path
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.project_io import save_project
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import save_project
 path = Path(sys.argv[1])
 doc = Document()
-doc.apply(AddTrack("T"))
+AddTrack("T").do(doc)
 print("ready", flush=True)
 i = 0
 while True:
     i += 1
-    doc.apply(AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i}.wav"), 0.0, 1.0, float(i))))
+    AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i}.wav"), 0.0, 1.0, float(i))).do(doc)
     save_project(doc, path)
 """
 
@@ -295,7 +296,7 @@ def test_unreadable_files_are_rejected(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "bin.foley").write_bytes(b"\xff\xfe\x00garbage\x9c")
     with pytest.raises(ProjectError, match="not UTF-8"):
         load_project(tmp_path / "bin.foley")
-    monkeypatch.setattr(project_io, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(project_reader, "MAX_FILE_BYTES", 100)
     (tmp_path / "big.foley").write_text(json.dumps(_valid()), encoding="utf-8")
     with pytest.raises(ProjectError, match="too large"):
         load_project(tmp_path / "big.foley")
@@ -330,13 +331,13 @@ def test_autosave_recovery_after_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "project" / "scene.foley.json"
     save_project(doc, path)
     assert find_recovery(path) is None
-    doc.apply(SetClipGain("c1", -20.0))
+    SetClipGain("c1", -20.0).do(doc)
     time.sleep(0.01)
     auto = write_autosave(doc)
     assert auto == sidecar_path(path) == path.with_name("scene.foley.autosave.json")
     assert doc.dirty and doc.path == path
     assert find_recovery(path) == auto
-    back = recover(auto)
+    back = load_project(auto)
     assert back.state() == doc.state() and back.path == path and back.dirty
     save_project(back, path)  # saving the recovered work retires the autosave
     assert not auto.exists() and find_recovery(path) is None
@@ -353,14 +354,14 @@ def test_an_older_autosave_is_not_offered(tmp_path: Path) -> None:
 
 
 def test_untitled_documents_autosave_to_the_user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(project_io, "untitled_autosave_dir", lambda: tmp_path / "autosave")
+    monkeypatch.setattr(autosave_io, "untitled_autosave_dir", lambda: tmp_path / "autosave")
     files = _media(tmp_path)
     doc = _doc(files)
     doc.path = None
     auto = write_autosave(doc)
     assert auto.parent == tmp_path / "autosave" and auto == autosave_path(doc)
     assert project_io.untitled_autosaves(tmp_path / "autosave") == [auto]
-    back = recover(auto)
+    back = load_project(auto)
     assert back.path is None and back.dirty and back.state() == doc.state()
     save_project(back, tmp_path / "project" / "named.foley.json")  # first save removes the untitled autosave
     assert not auto.exists()
@@ -372,19 +373,10 @@ def test_a_second_window_saving_is_detected(tmp_path: Path) -> None:
     save_project(_doc(files), path)
     one, two = load_project(path), load_project(path)
     assert not changed_on_disk(one)
-    two.apply(MoveClip("c1", 4.0))
+    MoveClip("c1", 4.0).do(two)
     time.sleep(0.01)
     save_project(two, path)
     assert changed_on_disk(one) and not changed_on_disk(two)
-
-
-def test_recent_list_puts_the_newest_first_without_duplicates(tmp_path: Path) -> None:
-    a, b, c = (tmp_path / n for n in ("a.foley", "b.foley", "c.foley"))
-    recent = update_recent([], a)
-    recent = update_recent(recent, b)
-    recent = update_recent(recent, a)
-    assert recent == [a, b]
-    assert update_recent([a, b, c], c, limit=2) == [c, a]
 
 
 def test_absolute_and_parent_paths_are_only_data(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foley_app.timecode import (
+from foley_app.core.timecode import (
     TimecodeError,
     frames_to_timecode,
     seconds_to_timecode,

@@ -19,9 +19,9 @@ from engine.library.indexer import index_library
 from engine.library.recommender import Recommender
 from engine.library.sound_index import SoundIndex
 from engine.models import AVModel
-from foley_app.commands import AddClip, AddTrack, MoveClip
-from foley_app.document import Clip, Document
-from foley_app.project_io import changed_on_disk, load_project, save_project
+from foley_app.core.commands import AddClip, AddTrack, MoveClip
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import changed_on_disk, load_project, save_project
 
 from .conftest import child_env, kill_group, start, tail
 from .test_kill_index import INDEX_CLI, assert_same_index, committed_files, write_kill_library
@@ -142,14 +142,14 @@ def test_readers_see_a_consistent_index_while_it_is_written(library: Path, rel_m
 SAVER = r"""
 import sys
 from pathlib import Path
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.project_io import save_project
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import save_project
 path, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 doc = Document()
-doc.apply(AddTrack(who))
+AddTrack(who).do(doc)
 for i in range(n):
-    doc.apply(AddClip(doc.tracks[0].id, Clip(f"{who}{i}", Path(f"/sfx/{who}/{i}.wav"), 0.0, 1.0, float(i), 0.0, who * 50)))
+    AddClip(doc.tracks[0].id, Clip(f"{who}{i}", Path(f"/sfx/{who}/{i}.wav"), 0.0, 1.0, float(i), 0.0, who * 50)).do(doc)
     save_project(doc, path)
 print("done", flush=True)
 """
@@ -158,15 +158,15 @@ print("done", flush=True)
 def test_two_windows_on_one_project(tmp_path: Path) -> None:
     path = tmp_path / "scene.foley.json"
     doc = Document()
-    doc.apply(AddTrack("T"))
-    doc.apply(AddClip(doc.tracks[0].id, Clip("c1", Path("/sfx/a.wav"), 0.0, 1.0, 0.0)))
+    AddTrack("T").do(doc)
+    AddClip(doc.tracks[0].id, Clip("c1", Path("/sfx/a.wav"), 0.0, 1.0, 0.0)).do(doc)
     save_project(doc, path)
     one, two = load_project(path), load_project(path)
-    one.apply(MoveClip("c1", 5.0))
+    MoveClip("c1", 5.0).do(one)
     time.sleep(0.02)
     save_project(one, path)
     assert changed_on_disk(two) and not changed_on_disk(one)  # the second window can tell before saving
-    two.apply(MoveClip("c1", 9.0))
+    MoveClip("c1", 9.0).do(two)
     save_project(two, path)  # saving anyway: the last write wins, whole
     assert load_project(path).find_clip("c1")[1].position == 9.0 and changed_on_disk(one)
 

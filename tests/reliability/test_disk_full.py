@@ -26,9 +26,9 @@ from engine.library.sound_index import SoundIndex
 from engine.models import AVModel
 from engine.training import RunOptions, train
 from engine.training.checkpoint import load_state, save_state
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.project_io import ProjectError, load_project, save_project
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import ProjectError, load_project, save_project
 from tests.engine.library.test_indexer import assert_consistent
 from tests.engine.training_data import tiny_cfg, write_class_cache
 
@@ -67,9 +67,9 @@ def fill(disk: Path, leave: int = 0) -> Path:
 
 def _doc(n: int) -> Document:
     doc = Document()
-    doc.apply(AddTrack("T"))
+    AddTrack("T").do(doc)
     for i in range(n):
-        doc.apply(AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i}.wav"), 0.0, 1.0, float(i), 0.0, "n" * 200)))
+        AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i}.wav"), 0.0, 1.0, float(i), 0.0, "n" * 200)).do(doc)
     return doc
 
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.project_io import ProjectError, load_project, missing_media, save_project
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import ProjectError, load_project, missing_media, save_project
 from tests.foley_app.test_project_io import _valid
 
 from .conftest import FUZZ_EXAMPLES
@@ -98,9 +98,9 @@ def test_media_paths_are_never_opened(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     doc = Document()
-    doc.apply(AddTrack("Foley"))
+    AddTrack("Foley").do(doc)
     for i in range(6):
-        doc.apply(AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/s{i}.wav"), 0.1 * i, 1.0 + i, 2.0 * i, -1.5, f"clip {i}", "DOORS", 3.0 + i)))
+        AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/s{i}.wav"), 0.1 * i, 1.0 + i, 2.0 * i, -1.5, f"clip {i}", "DOORS", 3.0 + i)).do(doc)
     path = tmp_path_factory.mktemp("hostile") / "good.foley.json"
     save_project(doc, path)
     return path.read_bytes()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from foley_app.project_io import load_project, save_project, sidecar_path
+from foley_app.core.project_io import load_project, save_project, sidecar_path
 
 from .conftest import FAULT_POINTS, child_env, kill_group
 
@@ -20,17 +20,17 @@ from .conftest import FAULT_POINTS, child_env, kill_group
 SAVER = r"""
 import sys
 from pathlib import Path
-from foley_app.commands import AddClip, AddTrack
-from foley_app.document import Clip, Document
-from foley_app.project_io import save_project, write_autosave
+from foley_app.core.commands import AddClip, AddTrack
+from foley_app.core.document import Clip, Document
+from foley_app.core.project_io import save_project, write_autosave
 path = Path(sys.argv[1])
 doc = Document()
-doc.apply(AddTrack("T"))
+AddTrack("T").do(doc)
 print("ready", flush=True)
 i = 0
 while True:
     i += 1
-    doc.apply(AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i:05d}.wav"), 0.0, 1.0, float(i), -i / 10, "x" * (i % 300))))
+    AddClip(doc.tracks[0].id, Clip(f"c{i}", Path(f"/sfx/{i:05d}.wav"), 0.0, 1.0, float(i), -i / 10, "x" * (i % 300))).do(doc)
     save_project(doc, path)
     print("saved", i, flush=True)
     if i % 3 == 0:

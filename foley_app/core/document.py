@@ -1,9 +1,9 @@
 """The Qt-free timeline document: a video, audio tracks and clips, edited only through Commands.
 
 Every edit is a reversible ``Command`` object (``do(doc)`` / ``undo(doc)`` / ``text``, see
-``foley_app.commands``). Without Qt, ``Document.apply``/``undo``/``redo`` keep an undo stack; the
-GUI instead wraps each command in a ``QUndoCommand`` whose ``redo``/``undo`` call ``do``/``undo``.
-Either way, each change is announced to ``listeners`` as a ``Change`` after it happened.
+``foley_app.core.commands``). The undo history is the app's ``QUndoStack``: ``foley_app.undo``
+wraps each command in a ``QUndoCommand`` whose ``redo``/``undo`` call ``do``/``undo``. Each change
+is announced to ``listeners`` as a ``Change`` after it happened.
 
 Times are seconds (floats): ``position`` on the timeline, ``source_start``/``source_end`` in the
 sound file. A clip plays the file's samples ``[source_start, source_end)`` starting at ``position``.
@@ -21,12 +21,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.errors import EngineError
-
-if TYPE_CHECKING:
-    from foley_app.commands import Command
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +179,7 @@ def check_clip(clip: Clip) -> None:
 
 
 class Document:
-    """A video plus tracks of clips; mutate only through Commands (``apply`` or a QUndoCommand)."""
+    """A video plus tracks of clips; mutate only through Commands (``foley_app.undo.push`` in the app)."""
 
     def __init__(self, video: Path | None = None, tracks: list[Track] | None = None,
                  path: Path | None = None, sample_rate: int = SAMPLE_RATE) -> None:
@@ -194,8 +190,6 @@ class Document:
         self.session_id = new_id()  # names the autosave of an untitled document
         self.file_stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the project file when loaded/saved
         self.listeners: list[Listener] = []
-        self._undo: list[Command] = []
-        self._redo: list[Command] = []
         self._revision = 0
         self.feedback: list[FeedbackChoice] = []  # the choices the ranking learns from (add_feedback)
         self.feedback_enabled = True
@@ -250,52 +244,6 @@ class Document:
         for _, c in self.clips():
             seen.setdefault(c.sound_path, None)
         return list(seen)
-
-    # -- editing --------------------------------------------------------------------------
-    def apply(self, cmd: Command) -> None:
-        """Do ``cmd`` and push it on the undo stack (merging drags like ``QUndoStack.push``)."""
-        cmd.do(self)
-        self._redo.clear()
-        if self._undo and self._undo[-1].merge_with(cmd):
-            return
-        self._undo.append(cmd)
-
-    def undo(self) -> bool:
-        """Undo the last command; False when there is nothing to undo."""
-        if not self._undo:
-            return False
-        cmd = self._undo.pop()
-        cmd.undo(self)
-        self._redo.append(cmd)
-        return True
-
-    def redo(self) -> bool:
-        """Redo the last undone command; False when there is nothing to redo."""
-        if not self._redo:
-            return False
-        cmd = self._redo.pop()
-        cmd.do(self)
-        self._undo.append(cmd)
-        return True
-
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def undo_text(self) -> str:
-        """Label of the command ``undo`` would revert ('' if none)."""
-        return self._undo[-1].text if self._undo else ""
-
-    def redo_text(self) -> str:
-        """Label of the command ``redo`` would repeat ('' if none)."""
-        return self._redo[-1].text if self._redo else ""
-
-    def clear_history(self) -> None:
-        """Forget the undo/redo stacks (after loading, say)."""
-        self._undo.clear()
-        self._redo.clear()
 
     # -- relevance feedback ---------------------------------------------------------------
     # Choices are not timeline edits: they are not on the undo stack, and a placement counts only
@@ -398,7 +346,7 @@ class Document:
         self._clean_key = None if value else self.state()
 
     def copy(self) -> Document:
-        """A deep copy without listeners or history (for exporting on another thread)."""
+        """A deep copy without listeners (for exporting on another thread)."""
         other = Document(self.video, copy.deepcopy(self.tracks), self.path, self.sample_rate)
         other.feedback, other.feedback_enabled = list(self.feedback), self.feedback_enabled
         other.prior_weight = self.prior_weight
@@ -407,24 +355,8 @@ class Document:
         return other
 
 
-_COMMANDS = frozenset({
-    "Command", "AddClip", "MoveClip", "TrimClip", "RemoveClip", "SetClipGain", "SetClipName", "AddTrack",
-    "RemoveTrack", "RenameTrack", "SetTrackVolume", "SetTrackMute", "SetTrackSolo", "SetVideo", "RelinkMedia",
-    "Macro", "snap_to_onset",
-})
-
-
-def __getattr__(name: str) -> object:
-    """The commands live in ``foley_app.commands``; importing them from here works too (lazily, no cycle)."""
-    if name in _COMMANDS:
-        from foley_app import commands
-
-        return getattr(commands, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "CHANGE_KINDS", "FEEDBACK_KINDS", "MAX_CLIPS", "MAX_FEEDBACK", "MAX_PRIOR_WEIGHT", "FeedbackChoice", "MAX_DB", "MAX_TIME_S", "MAX_TRACKS", "MIN_CLIP_S", "MIN_DB", "SAMPLE_RATE",
     "Change", "Clip", "Document", "DocumentError", "Listener", "Track", "check_clip", "check_db", "check_time",
-    "new_id", *sorted(_COMMANDS),
+    "new_id",
 ]

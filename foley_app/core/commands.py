@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from foley_app.document import (
+from foley_app.core.document import (
     MAX_CLIPS,
     MAX_NAME_CHARS,
     MAX_TIME_S,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from foley_app.audio_cache import AudioCache, default_cache
-from foley_app.commands import AddClip
+from foley_app.core.audio_cache import AudioCache, default_cache
+from foley_app.core.commands import AddClip
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ def export_cmd(
     take: str = typer.Option(None, "--take", help="iXML take name (default: 1)."),
 ) -> None:
     """Render a saved project without the GUI: the mix, stems, an OTIO timeline and a cue sheet."""
-    from foley_app import export
-    from foley_app.project_io import load_project, missing_media
+    from foley_app.core import export
+    from foley_app.core.project_io import load_project, missing_media
 
     if not any((wav, stems, otio, csv_out)):
         raise export.ExportError("nothing to do: give at least one of --wav, --stems, --otio, --csv")
@@ -51,7 +51,7 @@ def export_cmd(
             raise export.ExportError(f"{p}: the folder {Path(p).absolute().parent} does not exist")
     if stems is not None and stems.exists() and not stems.is_dir():
         raise export.ExportError(f"--stems {stems} is a file; give a folder (it is created if missing)")
-    io_log = logging.getLogger("foley_app.project_io")
+    io_log = logging.getLogger("foley_app.core.project_io")
     level = io_log.level
     io_log.setLevel(logging.ERROR)  # missing media: the one-line error below says it, not a warning too
     try:
