@@ -44,6 +44,7 @@ import numpy as np
 from engine.data.media import probe_video
 from engine.errors import MediaError
 from engine.timecode import (
+    DEFAULT_FPS,
     TimecodeError,
     frames_to_timecode,
     is_drop_frame_text,
@@ -63,7 +64,6 @@ MODES = ("limit", "normalize")
 CEILING_DB = -1.0
 LOOKAHEAD_MS = 5.0
 RELEASE_MS = 80.0
-DEFAULT_FPS = 25.0
 MP4_COPY_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg"})  # picture we can remux into mp4
 _BLOCK = 32  # limiter release runs per block of samples
 _CHUNK = 1 << 20  # samples per pass when applying the limiter's gain (a multiple of _BLOCK)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from foley_app.resources import icon
+from foley_app.timecode import seconds_to_timecode
 from foley_app.widgets.candidate_model import CandidateListModel
 from foley_app.widgets.candidate_view import CandidateView
 from foley_app.widgets.waveform_view import WaveformView
@@ -299,6 +300,22 @@ class SoundsPanel(QWidget):
         i = self.category.findText(current)
         self.category.setCurrentIndex(max(0, i))
         self.category.blockSignals(False)
+
+    def show_list(self, r, fps: float) -> None:  # noqa: ANN001  (controllers.engine.Recommendation)
+        """A finished ranking: the list (the selected sound stays selected) and a banner saying what it is."""
+        keep = self.view.current_candidate()
+        self.model.set_candidates(r.candidates)
+        if r.source == "similar":
+            self.set_banner(f"More like \u201c{r.query}\u201d \u00b7 {len(r.candidates)} sounds \u00b7 {r.elapsed_ms:.0f} ms", True)
+        else:
+            where = "cached" if r.source == "cache" else "live"
+            learned = f" \u00b7 learning from {r.learned} choice{'s' * (r.learned != 1)}" if r.learned else ""
+            self.set_banner(f"Sounds for {seconds_to_timecode(r.second, fps)} \u00b7 {where}{learned} \u00b7 {r.elapsed_ms:.0f} ms")
+        if keep is not None:
+            for row, c in enumerate(r.candidates):
+                if c.path == keep.path:
+                    self.view.setCurrentIndex(self.model.index(row))
+                    break
 
     def set_banner(self, text: str, similar: bool = False) -> None:
         self.banner.setText(text)
