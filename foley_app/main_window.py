@@ -6,16 +6,15 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QUndoStack
+from PySide6.QtGui import QDesktopServices, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from engine.data.media import VIDEO_EXTENSIONS, VideoInfo
 from foley_app import APP_NAME
 from foley_app.actions import build_actions, build_menus, build_toolbar
 from foley_app.audio import Player
-from foley_app.commands import SetVideo
 from foley_app.controllers.attention import AttentionOverlay
-from foley_app.controllers.audition import AuditionController, LoadedSound, segment_of
+from foley_app.controllers.audition import AuditionController
 from foley_app.controllers.bindings import SettingBindings
 from foley_app.controllers.choices import ChoicesController
 from foley_app.controllers.engine import EngineController, EngineInfo, Recommendation
@@ -23,15 +22,14 @@ from foley_app.controllers.library import LibraryController
 from foley_app.controllers.lifecycle import LibraryLifecycle
 from foley_app.controllers.playback import PlaybackController
 from foley_app.controllers.project import ProjectController
+from foley_app.controllers.sounds import SoundsController
 from foley_app.controllers.timeline import TimelineController
 from foley_app.controllers.video import VideoController
 from foley_app.dialogs import show_about, show_shortcuts
-from foley_app.minis import MiniWaveforms
 from foley_app.resources import app_icon
 from foley_app.settings import Settings
 from foley_app.startup import LaunchPlan
 from foley_app.timecode import seconds_to_timecode, usable_fps
-from foley_app.widgets.candidate_model import Role
 from foley_app.widgets.filmstrip import Filmstrip
 from foley_app.widgets.library_panel import LibraryPanel
 from foley_app.widgets.sounds_panel import SoundsPanel
@@ -81,7 +79,6 @@ class MainWindow(QMainWindow):
         self.timeline_view = TimelineView()
         self.timeline = TimelineController(self.timeline_view, self.undo_stack, self)
         self.project = ProjectController(self, self.timeline, settings, self)
-        self.minis = MiniWaveforms(self.sounds.model, self)
         self.docks = {
             "sounds": self._dock("Sounds", self.sounds, Qt.RightDockWidgetArea),
             "library": self._dock("Library", self.library_panel, Qt.RightDockWidgetArea),
@@ -92,6 +89,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["sounds"]], [560], Qt.Horizontal)
         self.resizeDocks([self.docks["timeline"]], [300], Qt.Vertical)
 
+        self.suggestions = SoundsController(self.sounds, self.engine, self.audition, self.playback, settings, self)
         self.actions_ = a = build_actions(self, self._handlers())
         self.choices = ChoicesController(self.timeline, self.engine, self.sounds, a["learn"], a["forget_choices"], self)
         self.attention = AttentionOverlay(self.engine, self.playback, self.video_view, a["attention"], self)
@@ -128,7 +126,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _handlers(self) -> dict:
-        p, pj, current = self.playback, self.project, self.sounds.view.current_candidate
+        p, pj, sc = self.playback, self.project, self.suggestions
+        current = sc.current
         return {
             "new": lambda: pj.new(self.video.path), "open_video": self.open_video_dialog,
             "open_project": pj.open_dialog, "save": pj.save, "save_as": pj.save_as,
@@ -137,16 +136,16 @@ class MainWindow(QMainWindow):
             "export_stems": lambda: pj.export_dialog("stems"),
             "mix_normalize": lambda on: setattr(pj, "mix_mode", "normalize" if on else "limit"),
             "quit": self.close, "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
-            "delete_clip": self._delete_selected_clip, "add_track": self.timeline.add_track,
-            "place": self.place_selected_at_playhead, "play": self._on_space,
+            "delete_clip": self.timeline.delete_selected, "add_track": self.timeline.add_track,
+            "place": lambda: self.timeline.place(current(), p.position), "play": sc.space,
             "shuttle_back": lambda: p.shuttle(-1), "shuttle_stop": lambda: p.shuttle(0),
             "shuttle_fwd": lambda: p.shuttle(1), "frame_back": lambda: p.step_frames(-1),
             "frame_fwd": lambda: p.step_frames(1), "second_back": lambda: p.step_seconds(-1),
             "second_fwd": lambda: p.step_seconds(1), "go_start": lambda: p.seek(0.0),
-            "context": self.audition_in_context, "audition": lambda: self.audition.audition(current()),
+            "context": sc.in_context, "audition": lambda: self.audition.audition(current()),
             "more_like": lambda: self.engine.more_like_this(current()), "back_to_frame": self.engine.back_to_frame,
-            "find": self._focus_search, "not_this": lambda: self.choices.not_this(current()),
-            "search_recording": self.show_record_dialog, "learn": lambda on: self.choices.set_learning(on),
+            "find": sc.focus_search, "not_this": lambda: self.choices.not_this(current()),
+            "search_recording": lambda: sc.record(self._media_dir()), "learn": lambda on: self.choices.set_learning(on),
             "forget_choices": lambda: self.choices.forget(), "attention": lambda on: self.attention.toggle(on),
             "zoom_in": lambda: self.timeline_view.zoom(1.5), "zoom_out": lambda: self.timeline_view.zoom(1 / 1.5),
             "zoom_fit": self.timeline_view.zoom_to_fit, "reset_layout": lambda: self.restoreState(self._default_state),
@@ -180,44 +179,31 @@ class MainWindow(QMainWindow):
         self.transport.seek_requested.connect(p.seek)
         self.transport.step_requested.connect(p.step_frames)
         self.transport.play_toggled.connect(p.toggle)
-        self.transport.context_requested.connect(self.audition_in_context)
+        self.transport.context_requested.connect(self.suggestions.in_context)
         self.filmstrip.seek_requested.connect(p.seek)
         self.timeline_view.canvas.seek_requested.connect(p.seek)
         p.position_changed.connect(self._on_position)
         p.playing_changed.connect(self.transport.set_playing)
-        p.status.connect(self._status)
+        p.status.connect(self.status.say)
         p.set_mix_source(lambda: (self.timeline.doc.revision, self.timeline.doc.copy()))
-        e.loading.connect(self._status)
+        e.loading.connect(self.status.say)
         e.ready.connect(self._on_engine_ready)
         e.load_failed.connect(self._on_engine_failed)
         e.recommendations_ready.connect(self._on_recommendations)
-        e.recommendation_failed.connect(lambda msg: self._status(f"ranking failed: {msg}"))
+        e.recommendation_failed.connect(lambda msg: self.status.say(f"ranking failed: {msg}"))
         e.video_pass_progress.connect(self.transport.scrubber.set_cached)
         e.video_pass_progress.connect(self.status.set_video_pass)
-        e.categories_ready.connect(s.set_categories)
-        s.filters_changed.connect(self._on_filters)
-        s.back_to_frame.connect(e.back_to_frame)
-        s.play_clicked.connect(lambda: self.audition.play_or_stop(s.view.current_candidate()))
-        s.view.audition_requested.connect(self.audition.audition)
-        s.view.more_like_this.connect(e.more_like_this)
         s.view.not_this.connect(self.choices.not_this)
-        s.view.sound_dropped.connect(self.search_by_sound)
-        s.view.reveal_requested.connect(lambda c: QGuiApplication.clipboard().setText(str(c.path)))
-        s.view.selectionModel().currentChanged.connect(self._on_selection)
-        s.waveform.seek_requested.connect(self.audition.play_from)
         self.timeline.sound_placed.connect(self.choices.sound_placed)
         self.timeline.changed.connect(self.choices.sync_feedback)
         self.timeline.changed.connect(self._update_title)
-        self.timeline.error.connect(self._warn_status)
+        self.timeline.error.connect(self.status.warn)
         self.choices.modified.connect(self._update_title)
-        for source in (self.choices, self.attention, self.audition, self.project, lc):
-            source.status.connect(self._status)
-        self.audition.loaded.connect(self._on_sound_loaded)
-        self.audition.failed.connect(self._warn_status)
-        self.player.position_changed.connect(lambda t: None if p.playing else s.waveform.set_playhead(t))
-        self.player.stopped.connect(lambda: s.waveform.set_playhead(None))
+        self.suggestions.wanted.connect(self.docks["sounds"].raise_)
+        for source in (self.choices, self.attention, self.audition, self.project, lc, self.suggestions):
+            source.status.connect(self.status.say)
+        self.audition.failed.connect(self.status.warn)
         self.player.availability_changed.connect(self.status.set_audio)
-        self.player.availability_changed.connect(s.set_audio_available)
         for key, stack_signal, text in (("undo", self.undo_stack.canUndoChanged, self.undo_stack.undoTextChanged),
                                         ("redo", self.undo_stack.canRedoChanged, self.undo_stack.redoTextChanged)):
             act = self.actions_[key]
@@ -227,7 +213,7 @@ class MainWindow(QMainWindow):
         self.project.document_loaded.connect(self._on_document_loaded)
         self.project.saved.connect(lambda _: self._update_title())
         self.project.recent_changed.connect(self._fill_recent)
-        lc.warning.connect(self._warn_status)
+        lc.warning.connect(self.status.warn)
         lc.banner.connect(s.set_banner)
         panel.folders_changed.connect(lc.set_folders)
         panel.index_requested.connect(self.start_indexing)
@@ -289,37 +275,27 @@ class MainWindow(QMainWindow):
             self.open_video(Path(path))
 
     def open_video(self, path: Path) -> None:
-        self._status(f"opening {Path(path).name}\u2026")
+        self.status.say(f"opening {Path(path).name}\u2026")
         if self.video.info is None:  # nothing on screen yet: say what is coming instead of a black picture
             self.video_view.set_message(f"Opening {Path(path).name}\u2026")
         self.video.open(Path(path))
 
     def _on_video_opened(self, info: VideoInfo) -> None:
-        doc = self.timeline.doc
-        if doc.video != info.path:
-            if doc.clip_count() == 0 and doc.video is None:
-                SetVideo(info.path).do(doc)
-                doc.dirty = False
-            else:
-                self.timeline.apply(SetVideo(info.path))
         fps = usable_fps(info.fps)
-        self.playback.set_video(info.duration, info.fps)
-        self.transport.set_video(info.duration, info.fps)
-        self.timeline_view.canvas.video_duration = info.duration
-        self.timeline_view.canvas.fps = fps
-        self.timeline_view.refresh()
+        self.timeline.set_video(info.path, info.duration, fps)
+        self.playback.set_video(info.duration, fps)
+        self.transport.set_video(info.duration, fps)
         self.filmstrip.clear(int(info.duration), info.width / max(1, info.height))
         self.video_view.set_overlay(None)
         self.engine.set_video(info.path)
         self.engine.request(0.0)
-        self._status(f"{info.path.name}: {info.width}\u00d7{info.height}, {info.fps:.3g} fps, "
+        self.status.say(f"{info.path.name}: {info.width}\u00d7{info.height}, {info.fps:.3g} fps, "
                      f"{seconds_to_timecode(info.duration, fps)}")
         self._update_title()
-        QTimer.singleShot(0, self.timeline_view.zoom_to_fit)
 
     def _on_video_failed(self, path: str, message: str) -> None:
         log.warning("cannot open video %s: %s", path, message)
-        self._status(f"cannot open {Path(path).name}")
+        self.status.say(f"cannot open {Path(path).name}")
         QMessageBox.warning(self, "Cannot open video", message)
 
     def _on_video_view_resized(self, width: int, height: int) -> None:
@@ -335,102 +311,27 @@ class MainWindow(QMainWindow):
         self.attention.moved()
 
     # ------------------------------------------------------------------------------------------
-    # engine & recommendations
+    # engine
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.status.set_engine(info)
         self.library_panel.show_engine(info, self.lifecycle.demo)
         self.sounds.set_prior_default(info.default_prior_weight)
-        self._status(f"model and library loaded in {info.load_s:.1f} s")
+        self.status.say(f"model and library loaded in {info.load_s:.1f} s")
         if info.n_files == 0:
             self.sounds.set_banner("The library is empty: add a folder of sounds in the Library panel")
 
     def _on_engine_failed(self, message: str) -> None:
         self.sounds.set_banner("Recommendations unavailable (see the message)")
-        self._status("engine failed to load")
+        self.status.say("engine failed to load")
         QMessageBox.warning(self, "Cannot load the model or library", message)
 
     def _on_recommendations(self, r: Recommendation) -> None:
-        self.sounds.show_list(r, self.transport.fps)
         if r.source != "similar":
             self.filmstrip.set_marker(r.second)
             self.transport.scrubber.set_marker(r.second)
-        self.minis.request(r.candidates)
-
-    def _on_filters(self, text: str, category: str) -> None:
-        self.engine.set_filters(text=text or None, include_categories=[category] if category else None,
-                                per_segment=self.settings.per_segment or None)
-
-    def search_by_sound(self, path: Path) -> None:
-        """List the library sounds nearest to any sound file (a recording, a dropped file)."""
-        if not self.engine.is_ready:
-            self._status("the model is still loading; try again in a moment")
-            return
-        self.docks["sounds"].raise_()
-        self.engine.search_by_sound(Path(path))
-
-    def show_record_dialog(self) -> None:
-        from foley_app.recorder import RecordDialog, Recorder
-
-        if getattr(self, "recorder", None) is None:
-            self.recorder = Recorder(self.engine.cache_dir / "recordings", parent=self)
-        else:
-            self.recorder.available, self.recorder.reason = self.recorder.check()
-        dlg = RecordDialog(self.recorder, self._media_dir(), self)
-        dlg.query_ready.connect(self.search_by_sound)
-        self.record_dialog = dlg
-        dlg.open()
-
-    def _focus_search(self) -> None:
-        self.docks["sounds"].raise_()
-        self.sounds.search.setFocus()
-        self.sounds.search.selectAll()
-
-    # ------------------------------------------------------------------------------------------
-    # audition
-    def _on_selection(self, current, previous) -> None:  # noqa: ANN001
-        c = current.data(Role.Candidate) if current.isValid() else None
-        if c is not None:
-            self.audition.audition(c, play=self.settings.auto_audition)
-
-    def _on_space(self) -> None:
-        """Space auditions in the sound list, and plays/pauses the video everywhere else."""
-        if self.sounds.view.hasFocus():
-            if self.player.playing and not self.playback.playing:
-                self.player.stop()
-            else:
-                self.audition.audition(self.sounds.view.current_candidate())
-        else:
-            self.playback.toggle()
-
-    def _on_sound_loaded(self, s: LoadedSound) -> None:
-        a, b = segment_of(s, False)
-        self.sounds.waveform.set_sound(s.peaks, s.duration, (a, b), f"{s.candidate.name}  \u00b7  {s.candidate.category}")
-
-    def audition_in_context(self) -> None:
-        """Play the video from the playhead with the selected sound's matched segment starting there."""
-        c = self.sounds.view.current_candidate()
-        if c is None:
-            self._status("select a sound to audition it in context")
-            return
-        self.audition.in_context(c, self.playback.position, self.playback)
 
     # ------------------------------------------------------------------------------------------
     # timeline and project
-    def place_selected_at_playhead(self) -> None:
-        c = self.sounds.view.current_candidate()
-        if c is None or not self.timeline.doc.tracks:
-            return
-        payload = {"path": str(c.path), "name": c.name, "category": c.category, "start_s": c.start_s,
-                   "duration_s": c.duration_s}
-        self.timeline.drop_candidate(0, self.playback.position, payload)
-
-    def _delete_selected_clip(self) -> None:
-        clip_id = self.timeline_view.canvas.selected
-        if clip_id:
-            from foley_app.commands import RemoveClip
-
-            self.timeline.apply(RemoveClip(clip_id))
-
     def _on_document_loaded(self, doc) -> None:  # noqa: ANN001
         if doc.video is not None and doc.video != self.video.path and doc.video.exists():
             self.video.open(doc.video)
@@ -452,35 +353,29 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------
     # misc
-    def _status(self, text: str) -> None:
-        self.status.say(text)
-
-    def _warn_status(self, text: str) -> None:
-        self.status.warn(text)
-
     def _media_dir(self) -> Path:
         return self.video.path.parent if self.video.path else Path.home()
 
     def _open_log(self) -> None:
         if self.log_file is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file.parent)))
-            self._status(f"log file: {self.log_file}")
+            self.status.say(f"log file: {self.log_file}")
+
+    @staticmethod
+    def _dropped(event) -> Path | None:  # noqa: ANN001
+        """The first dropped file the window opens: a video or a project."""
+        paths = (Path(u.toLocalFile()) for u in event.mimeData().urls())
+        return next((p for p in paths if p.suffix.lower() in VIDEO_EXTENSIONS | {".json"}), None)
 
     def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802
-        if any(Path(u.toLocalFile()).suffix.lower() in VIDEO_EXTENSIONS | {".json"} for u in event.mimeData().urls()):
+        if self._dropped(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: ANN001, N802
-        for url in event.mimeData().urls():
-            path = Path(url.toLocalFile())
-            if path.suffix.lower() in VIDEO_EXTENSIONS:
-                self.open_video(path)
-                event.acceptProposedAction()
-                return
-            if path.suffix.lower() == ".json":
-                self.project.open(path)
-                event.acceptProposedAction()
-                return
+        path = self._dropped(event)
+        if path is not None:
+            self.open_video(path) if path.suffix.lower() in VIDEO_EXTENSIONS else self.project.open(path)
+            event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: ANN001, N802
         if not self.project.maybe_save():

@@ -76,7 +76,6 @@ class SettingBindings:
             b.show(value)
         finally:
             self._busy = False
-        self._loaded = False
         setattr(self.settings, key, value)
         self._apply(b, value)
 
