@@ -1,4 +1,5 @@
-"""Every menu command with its shortcut and tooltip, in one table; Help lists shortcuts from it."""
+"""Every menu command with its shortcut and tooltip, in one table; Help lists shortcuts from it. The menu
+bar and the toolbar are laid out from the tables ``MENUS`` and ``TOOLBAR``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QMenuBar, QToolBar, QWidget
 
 from foley_app.resources import icon
 
@@ -109,3 +110,56 @@ def shortcut_table(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
         if keys:
             rows.append((spec.menu, spec.text.replace("&", "").rstrip("\u2026"), keys))
     return rows
+
+
+RECENT, EXPORT = "@recent", "@export"  # the File menu's submenus
+EXPORT_MENU: tuple[str | None, ...] = ("export_wav", "export_stems", "export_video", "export_otio", "export_csv", None,
+                                       "mix_normalize")
+MENUS: dict[str, tuple[str | None, ...]] = {  # None: a separator
+    "&File": ("new", "open_video", "open_project", RECENT, None, "save", "save_as", EXPORT, None, "quit"),
+    "&Edit": ("undo", "redo", None, "delete_clip", "add_track", "place", None, "preferences"),
+    "&Playback": ("play", "shuttle_back", "shuttle_stop", "shuttle_fwd", None, "frame_back", "frame_fwd",
+                  "second_back", "second_fwd", "go_start", None, "context"),
+    "&Sounds": ("audition", "more_like", "back_to_frame", "not_this", "find", "search_recording", None, "whole_file",
+                "auto_audition", "segment_mode", None, "learn", "forget_choices"),
+    "&View": ("attention", None, "zoom_in", "zoom_out", "zoom_fit", None, "reset_layout"),
+    "&Library": ("add_folder", "reindex", None, "choose_model"),
+    "&Help": ("shortcuts", "open_log", None, "about"),
+}
+TOOLBAR: tuple[str | None, ...] = ("open_video", "open_project", "save", None, "undo", "redo", None, "context",
+                                   "attention", None, "add_track", "zoom_out", "zoom_in", None, "export_wav")
+
+
+def _fill(menu: QMenu | QToolBar, keys: tuple[str | None, ...], actions: dict[str, QAction]) -> None:
+    for key in keys:
+        menu.addSeparator() if key is None else menu.addAction(actions[key])
+
+
+def build_menus(bar: QMenuBar, actions: dict[str, QAction], panels: list[QAction]) -> QMenu:
+    """Lay the menu bar out from ``MENUS`` (``panels``: the docks' show/hide actions, under View);
+    returns the empty Open Recent submenu."""
+    recent = None
+    for title, keys in MENUS.items():
+        menu = bar.addMenu(title)
+        for key in keys:
+            if key == RECENT:
+                recent = menu.addMenu("Open &Recent")
+            elif key == EXPORT:
+                _fill(menu.addMenu("&Export"), EXPORT_MENU, actions)
+            else:
+                _fill(menu, (key,), actions)
+        if title == "&View":
+            menu.addSeparator()
+            for a in panels:
+                menu.addAction(a)
+    assert recent is not None
+    return recent
+
+
+def build_toolbar(parent: QWidget, actions: dict[str, QAction]) -> QToolBar:
+    """The main toolbar, laid out from ``TOOLBAR``."""
+    tb = QToolBar("Main", parent)
+    tb.setObjectName("toolbar-main")
+    tb.setMovable(False)
+    _fill(tb, TOOLBAR, actions)
+    return tb

@@ -10,9 +10,9 @@ import sys
 import traceback
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from foley_app import APP_NAME
 
-APP_NAME = "Foley Assistant"
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -140,7 +140,7 @@ def show_splash(app):  # noqa: ANN001, ANN201 - QApplication -> QSplashScreen
     font = p.font()
     font.setPointSizeF(15)
     p.setFont(font)
-    p.drawText(120, 70, "Foley Assistant")
+    p.drawText(120, 70, APP_NAME)
     font.setPointSizeF(9)
     p.setFont(font)
     p.setPen(QColor(C.text_dim))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from foley_app import APP_NAME
+
 log = logging.getLogger(__name__)
 
-ORG, APP = "FoleyAssistant", "Foley Assistant"
+ORG = "FoleyAssistant"
 MAX_RECENT = 10
 
 
@@ -20,7 +22,7 @@ class Settings:
         if path is not None:
             self.q = QSettings(str(path), QSettings.IniFormat)
         else:
-            self.q = QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP)
+            self.q = QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP_NAME)
 
     # -- helpers -------------------------------------------------------------------------------
     def _get(self, key: str, default, kind):

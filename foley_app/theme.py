@@ -21,6 +21,7 @@ class C:
     text = QColor("#d7dae0")
     text_dim = QColor("#8c919b")
     accent = QColor("#f0a23b")  # playhead, markers, focus
+    accent_wash = QColor(accent.red(), accent.green(), accent.blue(), 50)  # a drop target
     select = QColor("#2d5d8c")  # selection background
     wave = QColor("#53c3c9")  # waveforms
     wave_dim = QColor("#2f6d72")

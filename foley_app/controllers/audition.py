@@ -99,3 +99,19 @@ class AuditionController(QObject):
             self.player.stop()
         else:
             self.play_from(None)
+
+    def play_or_stop(self, c: Candidate | None) -> None:
+        """The Play button: stop what plays, else audition ``c``."""
+        if self.player.playing:
+            self.player.stop()
+        else:
+            self.audition(c)
+
+    def in_context(self, c: Candidate, at: float, playback) -> None:  # noqa: ANN001  (PlaybackController)
+        """Play the video from ``at`` with ``c``'s matched segment (or whole file) starting there."""
+
+        def ready(s: LoadedSound) -> None:
+            a, _ = segment_of(s, self.whole_file)
+            playback.play(1.0, extra=(s.wave[int(a * default_cache().sample_rate):], at))
+
+        run_in_pool(load_sound, ready, lambda exc: self.failed.emit(f"cannot play {c.name}: {exc}"), c, owner=self)

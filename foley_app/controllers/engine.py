@@ -193,15 +193,12 @@ class EngineController(QObject):
         self.last: Recommendation | None = None
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self, model_path: Path, db_dir: Path, device: str = "auto", quiet: bool = False) -> None:
-        """Load (or reload) the model and index in the background; ``ready`` or ``load_failed`` follows.
-
-        ``quiet``: a failure is only logged (an early look at an index that is still being built).
-        """
+    def load(self, model_path: Path, db_dir: Path, device: str = "auto") -> None:
+        """Load (or reload) the model and index in the background; ``ready`` or ``load_failed`` follows."""
         self.loading.emit(f"loading model {Path(model_path).name}\u2026")
         self.engine = None
-        run_in_pool(load_engine, self._on_loaded, lambda exc: self._on_load_failed(exc, quiet), Path(model_path),
-                    Path(db_dir), self.cache_dir, device, pool=self.pool, owner=self)
+        run_in_pool(load_engine, self._on_loaded, self._on_load_failed, Path(model_path), Path(db_dir),
+                    self.cache_dir, device, pool=self.pool, owner=self)
 
     def _on_loaded(self, engine: _Engine) -> None:
         self.engine = engine
@@ -212,10 +209,9 @@ class EngineController(QObject):
         if self._second is not None:
             self._schedule()
 
-    def _on_load_failed(self, exc: BaseException, quiet: bool = False) -> None:
+    def _on_load_failed(self, exc: BaseException) -> None:
         log.warning("engine load failed: %s", exc)
-        if not quiet:
-            self.load_failed.emit(str(exc))
+        self.load_failed.emit(str(exc))
 
     @property
     def is_ready(self) -> bool:
@@ -295,8 +291,10 @@ class EngineController(QObject):
         self._latest += 1
         self._schedule()
 
-    def more_like_this(self, candidate: Candidate) -> None:
-        """Rank by similarity to a sound instead of the frame (until the playhead moves)."""
+    def more_like_this(self, candidate: Candidate | None) -> None:
+        """Rank by similarity to a sound instead of the frame (until the playhead moves); None: nothing."""
+        if candidate is None:
+            return
         self._similar = candidate
         self._latest += 1
         self._schedule()

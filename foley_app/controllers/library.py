@@ -27,11 +27,12 @@ def default_db_dir() -> Path:
     return Path(engine_default())
 
 
-def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int, cancel,  # noqa: ANN001, ANN201
-                 progress, prebuilt: Path | None = None):  # noqa: ANN001
+def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int | None,  # noqa: ANN201
+                 cancel, progress, prebuilt: Path | None = None):  # noqa: ANN001
     """Load a model instance of our own and index ``roots`` into ``db_dir`` (worker thread).
 
-    ``commit_segments``: a smaller value commits (and so exposes to readers) more often.
+    ``commit_segments``: a smaller value commits (and so exposes to readers) more often; None: the
+    indexer's own size.
     ``prebuilt``: a shipped index of the one root, installed first if it fits the model (the pass
     that follows then only checks the files).
     """
@@ -47,8 +48,9 @@ def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str,
         result = install_prebuilt(Path(prebuilt), Path(roots[0]), Path(db_dir), model.model_id)
         if not result.installed:
             log.warning("pre-built index not used, indexing normally: %s", result.reason)
+    sized = {} if commit_segments is None else {"commit_segments": commit_segments}
     report = index_library([Path(r) for r in roots], model, Path(db_dir), workers=2, progress=False,
-                           cancel=cancel, on_progress=progress, commit_segments=commit_segments)
+                           cancel=cancel, on_progress=progress, **sized)
     log.info("indexing took %.1f s", time.perf_counter() - t0)
     return report
 
@@ -73,7 +75,7 @@ class LibraryController(QObject):
     def busy(self) -> bool:
         return self._worker is not None
 
-    def index(self, model_path: Path, device: str = "auto", commit_segments: int = 2048) -> bool:
+    def index(self, model_path: Path, device: str = "auto", commit_segments: int | None = None) -> bool:
         """Start indexing the roots; False if already running or nothing to index."""
         if self._worker is not None or not self.roots or self.db_dir is None:
             return False

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from foley_app.audio import Player
+from foley_app.core.timecode import DEFAULT_FPS, usable_fps
 from foley_app.workers import run_in_pool
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class PlaybackController(QObject):
         super().__init__(parent)
         self.player = player
         self.duration = 0.0
-        self.fps = 25.0
+        self.fps = DEFAULT_FPS
         self.position = 0.0
         self.rate = 0.0  # 0 = stopped
         self._clock = QElapsedTimer()
@@ -52,7 +53,7 @@ class PlaybackController(QObject):
 
     def set_video(self, duration: float, fps: float) -> None:
         self.stop()
-        self.duration, self.fps = max(0.0, duration), fps if fps > 0 else 25.0
+        self.duration, self.fps = max(0.0, duration), usable_fps(fps)
         self.seek(0.0)
 
     def set_mix_source(self, source) -> None:  # noqa: ANN001

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 30_000
 PROJECT_FILTER = "Foley projects (*.foley.json *.json)"
-PROJECT_SUFFIX = ".foley.json"
 
 EXPORTS = {  # key: (menu text, file filter, default suffix)
     "wav": ("Mix as WAV\u2026", "WAV audio (*.wav)", ".wav"),
@@ -162,8 +161,8 @@ class ProjectController(QObject):
         if path is not None and not is_bundled(path):
             suggested = path
         else:  # a new project, or the bundled demo project: a file of the user's own, next to the video
-            stem = path.name.removesuffix(PROJECT_SUFFIX) if path else (self.doc.video.stem if self.doc.video else "untitled")
-            suggested = self._save_dir() / f"{stem}{PROJECT_SUFFIX}"
+            stem = path.name.removesuffix(project_io.PROJECT_SUFFIX) if path else (self.doc.video.stem if self.doc.video else "untitled")
+            suggested = self._save_dir() / f"{stem}{project_io.PROJECT_SUFFIX}"
         path, _ = QFileDialog.getSaveFileName(self.window, "Save project as", str(suggested), PROJECT_FILTER)
         if not path:
             return False
@@ -246,7 +245,7 @@ class ProjectController(QObject):
             if folder:
                 self.export(kind, Path(folder))
             return
-        base = self.doc.path.name.removesuffix(PROJECT_SUFFIX) if self.doc.path else (
+        base = self.doc.path.name.removesuffix(project_io.PROJECT_SUFFIX) if self.doc.path else (
             self.doc.video.stem if self.doc.video else "mix")
         path, _ = QFileDialog.getSaveFileName(self.window, f"Export {text.rstrip(chr(0x2026))}",
                                               str(self._last_dir() / f"{base}{suffix}"), filt)

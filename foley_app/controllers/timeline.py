@@ -11,7 +11,7 @@ from PySide6.QtGui import QUndoStack
 from engine.errors import EngineError
 from foley_app.core.audio_cache import default_cache
 from foley_app.core.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
-    SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume
+    SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume, SetVideo
 from foley_app.core.document import Change, Document
 from foley_app.core.onset import onset_in_file
 from foley_app.undo import push
@@ -135,10 +135,36 @@ class TimelineController(QObject):
     def add_track(self) -> None:
         self.apply(AddTrack())
 
+    def delete_selected(self) -> None:
+        """Delete the clip selected in the view, if any."""
+        if self.view.canvas.selected:
+            self.apply(RemoveClip(self.view.canvas.selected))
+
+    def set_video(self, path: Path, duration: float, fps: float) -> None:
+        """A video opened: the document refers to it (silently for a fresh empty document, else as an
+        undoable edit) and the view shows its length, zoomed to fit."""
+        doc = self.doc
+        if doc.video != path:
+            if doc.clip_count() == 0 and doc.video is None:
+                SetVideo(path).do(doc)
+                doc.dirty = False
+            else:
+                self.apply(SetVideo(path))
+        self.view.canvas.video_duration = duration
+        self.view.canvas.fps = fps
+        self.view.refresh()
+        QTimer.singleShot(0, self.view.zoom_to_fit)
+
     def remove_track(self, track_id: str) -> None:
         self.apply(RemoveTrack(track_id))
 
     # -- drops -----------------------------------------------------------------------------------
+    def place(self, c, at: float) -> None:  # noqa: ANN001  (engine.api.Candidate)
+        """Put sound ``c`` on the first track, its onset at ``at`` seconds."""
+        if c is not None and self.doc.tracks:
+            self.drop_candidate(0, at, {"path": str(c.path), "name": c.name, "category": c.category,
+                                        "start_s": c.start_s, "duration_s": c.duration_s})
+
     def drop_candidate(self, track_index: int, drop_time: float, payload: dict) -> None:
         """Place a dropped sound so its first transient lands on ``drop_time`` (onset found on a worker)."""
         if not 0 <= track_index < len(self.doc.tracks):

@@ -90,6 +90,15 @@ class LibraryPanel(QWidget):
         self.stats.setText(text)
         self.details.setText(details)
 
+    def show_engine(self, info, demo: bool) -> None:  # noqa: ANN001  (controllers.engine.EngineInfo)
+        """What the loaded index holds, where it is, and which model ranks it."""
+        self.set_stats(
+            f"{info.n_files:,} files \u00b7 {info.n_segments:,} segments",
+            f"{info.hours * 60:.1f} minutes of sound in {info.categories} categories"
+            + (f", {info.skipped} unreadable files skipped" if info.skipped else "")
+            + f"\nIndex: {info.db_dir}\nModel: {info.model_path} ({info.model_id})"
+            + ("\nThis is the bundled demo library; add your own folders with the + button." if demo else ""))
+
     def set_indexing(self, active: bool) -> None:
         self.progress.setVisible(active)
         self.cancel_button.setVisible(active)

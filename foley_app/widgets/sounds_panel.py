@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from foley_app.resources import icon
+from foley_app.core.timecode import seconds_to_timecode
 from foley_app.widgets.candidate_model import CandidateListModel
 from foley_app.widgets.candidate_view import CandidateView
 from foley_app.widgets.waveform_view import WaveformView
@@ -80,16 +81,12 @@ def _fmt_weight(w: float) -> str:
 
 
 class SoundsPanel(QWidget):
-    """Layout only; the window connects the signals to the engine and audition controllers."""
+    """Layout and what it shows; ``controllers.sounds`` connects it to the engine and the audition, and
+    ``controllers.bindings`` its switches, list length and volume to the saved settings."""
 
     filters_changed = Signal(str, str)  # text, category ('' = all)
-    top_k_changed = Signal(int)
-    segment_mode_changed = Signal(bool)
     back_to_frame = Signal()
     play_clicked = Signal()
-    whole_file_changed = Signal(bool)
-    auto_audition_changed = Signal(bool)
-    volume_changed = Signal(float)
     prior_weight_changed = Signal(object)  # float, or None: the model's default
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -170,7 +167,6 @@ class SoundsPanel(QWidget):
         self.mode.setText("Segments")
         self.mode.setCheckable(True)
         self.mode.setToolTip("Off: one row per file (its best 1-s segment). On: one row per matching segment")
-        self.mode.toggled.connect(self.segment_mode_changed)
         filt.addWidget(self.mode)
         self.top_k = QSpinBox(self)
         self.top_k.setRange(5, 200)
@@ -179,7 +175,6 @@ class SoundsPanel(QWidget):
         self.top_k.setObjectName("compact")
         self.top_k.setMinimumWidth(72)
         self.top_k.setToolTip("How many sounds to list (type, or use the mouse wheel / arrow keys)")
-        self.top_k.valueChanged.connect(self.top_k_changed)
         filt.addWidget(self.top_k)
         lay.addLayout(filt)
         self._filter_timer = QTimer(self)
@@ -206,13 +201,11 @@ class SoundsPanel(QWidget):
         self.whole.setText("Whole file")
         self.whole.setCheckable(True)
         self.whole.setToolTip("Play the whole file instead of the matched 1-s segment")
-        self.whole.toggled.connect(self.whole_file_changed)
         audition.addWidget(self.whole)
         self.auto = QToolButton(self)
         self.auto.setText("Auto")
         self.auto.setCheckable(True)
         self.auto.setToolTip("Audition automatically when the selection changes")
-        self.auto.toggled.connect(self.auto_audition_changed)
         audition.addWidget(self.auto)
         audition.addStretch(1)
         self.speaker = QLabel(self)
@@ -222,7 +215,6 @@ class SoundsPanel(QWidget):
         self.volume.setRange(0, 100)
         self.volume.setFixedWidth(90)
         self.volume.setToolTip("Audition and playback volume")
-        self.volume.valueChanged.connect(lambda v: self.volume_changed.emit(v / 100))
         audition.addWidget(self.volume)
         lay.addLayout(audition)
         self.waveform = WaveformView(self)
@@ -299,6 +291,22 @@ class SoundsPanel(QWidget):
         i = self.category.findText(current)
         self.category.setCurrentIndex(max(0, i))
         self.category.blockSignals(False)
+
+    def show_list(self, r, fps: float) -> None:  # noqa: ANN001  (controllers.engine.Recommendation)
+        """A finished ranking: the list (the selected sound stays selected) and a banner saying what it is."""
+        keep = self.view.current_candidate()
+        self.model.set_candidates(r.candidates)
+        if r.source == "similar":
+            self.set_banner(f"More like \u201c{r.query}\u201d \u00b7 {len(r.candidates)} sounds \u00b7 {r.elapsed_ms:.0f} ms", True)
+        else:
+            where = "cached" if r.source == "cache" else "live"
+            learned = f" \u00b7 learning from {r.learned} choice{'s' * (r.learned != 1)}" if r.learned else ""
+            self.set_banner(f"Sounds for {seconds_to_timecode(r.second, fps)} \u00b7 {where}{learned} \u00b7 {r.elapsed_ms:.0f} ms")
+        if keep is not None:
+            for row, c in enumerate(r.candidates):
+                if c.path == keep.path:
+                    self.view.setCurrentIndex(self.model.index(row))
+                    break
 
     def set_banner(self, text: str, similar: bool = False) -> None:
         self.banner.setText(text)

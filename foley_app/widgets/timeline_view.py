@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from foley_app.theme import C, category_colour
-from foley_app.core.timecode import seconds_to_timecode
+from foley_app.core.timecode import DEFAULT_FPS, seconds_to_timecode
 from foley_app.widgets.candidate_model import mime_to_payload
 from foley_app.widgets.track_header import TrackHeader
 from foley_app.widgets.wave_image import bars_image
@@ -74,7 +74,7 @@ class TimelineCanvas(QWidget):
         self.scroll_s = 0.0
         self.playhead = 0.0
         self.video_duration = 0.0
-        self.fps = 25.0
+        self.fps = DEFAULT_FPS
         self.selected = ""
         self._drag: _Drag | None = None
         self._drop_hint: tuple[int, float] | None = None
@@ -214,7 +214,7 @@ class TimelineCanvas(QWidget):
             ti, t = self._drop_hint
             x = self.x_at(t)
             lane = self.lane_rect(ti)
-            p.fillRect(QRectF(x, lane.top() + 3, 80, lane.height() - 6), QColor(240, 162, 59, 50))
+            p.fillRect(QRectF(x, lane.top() + 3, 80, lane.height() - 6), C.accent_wash)
             p.setPen(QPen(C.accent, 2, Qt.DashLine))
             p.drawLine(QPointF(x, RULER_H), QPointF(x, self.height()))
         x = self.x_at(self.playhead)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWi
 
 from foley_app.resources import icon
 from foley_app.theme import C
-from foley_app.core.timecode import seconds_to_timecode
+from foley_app.core.timecode import DEFAULT_FPS, seconds_to_timecode, usable_fps
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class TransportBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.fps = 25.0
+        self.fps = DEFAULT_FPS
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(3)
@@ -138,7 +138,7 @@ class TransportBar(QWidget):
         lay.addWidget(self.shuttle_label)
 
     def set_video(self, duration: float, fps: float) -> None:
-        self.fps = fps if fps > 0 else 25.0
+        self.fps = usable_fps(fps)
         self.scrubber.set_duration(duration)
         self.duration_label.setText(seconds_to_timecode(duration, self.fps))
 

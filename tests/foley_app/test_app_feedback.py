@@ -190,7 +190,7 @@ def test_search_by_recording_from_the_menu_without_portaudio(qtbot, window, monk
     monkeypatch.setattr(recorder, "_sounddevice", missing)
     w = window
     w.actions_["search_recording"].trigger()
-    dlg = w.record_dialog
+    dlg = w.suggestions.record_dialog
     assert dlg.isVisible() and not dlg.record_button.isEnabled()
     assert "PortAudio library not found" in dlg.status.text()
     dlg.reject()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from engine.data.media import probe_video
 from engine.errors import MediaError
-from engine.timecode import TimecodeError, is_drop_frame_text, timecode_after, timecode_to_frames, video_start_timecode
+from engine.timecode import DEFAULT_FPS, TimecodeError, is_drop_frame_text, timecode_after, timecode_to_frames, video_start_timecode
 from foley_app.core.document import Document
 from foley_app.core.errors import ExportError
+from foley_app.core.timecode import usable_fps
 
-DEFAULT_FPS = 25.0
 ZERO_TC = "00:00:00:00"
 
 
@@ -94,4 +94,4 @@ def _video_fps(doc: Document) -> float:
         fps = probe_video(doc.video).fps
     except MediaError as exc:
         raise ExportError(f"the video cannot be read: {exc}") from exc
-    return fps if 1.0 <= fps <= 1000.0 else DEFAULT_FPS
+    return usable_fps(fps)
