@@ -162,7 +162,7 @@ def remove_stale_temps(path: Path | str, older_than_s: float = STALE_TEMP_S) -> 
         return 0
     for tmp in leftovers:
         try:
-            if now - tmp.lstat().st_mtime <= older_than_s:
+            if now - tmp.lstat().st_mtime < older_than_s:
                 continue
             if tmp.is_dir() and not tmp.is_symlink():
                 shutil.rmtree(tmp)

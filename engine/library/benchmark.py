@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_write_text
 from engine.bench.timing import measure
 from engine.library.sound_index import SoundIndex
 from engine.library.store import Store
@@ -177,9 +178,7 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> list[float
 
 def write_results(path: Path, results: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(results, indent=2))
 
 
 def run_all(out: Path, sizes: list[int], library: Path | None, work: Path) -> dict:

@@ -183,7 +183,7 @@ def test_a_failure_mid_install_leaves_no_index(built, moved_library: Path, model
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(prebuilt, "_fsync_tree", crash)  # after the index is written, before the rename
+    monkeypatch.setattr(prebuilt, "_build", crash)  # while the index is written into its temp folder
     db = tmp_path / "user" / "demo-library"
     result = install_prebuilt(built[2], moved_library, db, model.model_id)
     assert not result.installed and "No space left" in result.reason
