@@ -51,6 +51,10 @@ _LIBRARY = {
     "loudest_second": "engine.library.feedback",
     "sound_vectors": "engine.library.feedback",
     "INDEXED_EXTENSIONS": "engine.library.scan",
+    "SETTINGS_APP": "engine.user_dirs",
+    "SETTINGS_ORG": "engine.user_dirs",
+    "autosave_dir": "engine.user_dirs",
+    "log_dir": "engine.user_dirs",
 }
 
 __all__ = [
@@ -85,3 +89,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.library.store import SoundFile
     from engine.library.video_cache import VideoEmbeddingCache
     from engine.models.towers import TOWER_CREDITS
+    from engine.user_dirs import SETTINGS_APP, SETTINGS_ORG, autosave_dir, log_dir

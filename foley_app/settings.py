@@ -7,9 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine.api import SETTINGS_APP as APP
+from engine.api import SETTINGS_ORG as ORG
+
 log = logging.getLogger(__name__)
 
-ORG, APP = "FoleyAssistant", "Foley Assistant"
 MAX_RECENT = 10
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.bench.targets import TARGETS
+from engine.user_dirs import bench_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def run_bench(opts: BenchOptions) -> dict:
     from engine.library.benchmark import benchmark_model  # noqa: F401  (imported early: torch load time not in figures)
 
     t_start = time.perf_counter()
-    work = Path(opts.work) if opts.work else Path.home() / ".cache" / "foley-assistant" / "bench"
+    work = Path(opts.work) if opts.work else bench_work_dir()
     work.mkdir(parents=True, exist_ok=True)
     quick = opts.quick
     n = opts.segments or (QUICK_SEGMENTS if quick else FULL_SEGMENTS)
