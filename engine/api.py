@@ -44,6 +44,9 @@ _lazy("engine.library.scan", "INDEXED_EXTENSIONS")
 _lazy("engine.library.paths", "DB_FILE", "default_cache_dir", "default_db_dir", "demo_db_dir")
 _lazy("engine.models.towers", "TOWER_CREDITS")
 
+# -- per-user folders: where the index, caches, autosaves, logs and settings live -----------------
+_lazy("engine.user_dirs", "SETTINGS_APP", "SETTINGS_ORG", "autosave_dir", "log_dir")
+
 # -- pre-built index: the shipped demo index and when it is installed instead of indexing --------
 _lazy("engine.library.prebuilt", "InstallResult", "demo_index_path", "install_prebuilt_first")
 
@@ -97,3 +100,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.timecode import (TimecodeError, frames_to_timecode, is_drop_frame_rate, is_drop_frame_text, nominal_rate,
                                  seconds_to_frames, seconds_to_timecode, timecode_after, timecode_to_frames,
                                  timecode_to_seconds, video_start_timecode)
+    from engine.user_dirs import SETTINGS_APP, SETTINGS_ORG, autosave_dir, log_dir

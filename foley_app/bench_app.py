@@ -167,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     logging.basicConfig(level=logging.WARNING)
     result = run(args)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, args.out)
+    from engine.api import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(result, indent=2))
     return 0
 
 

@@ -10,6 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from engine.api import SETTINGS_ORG, log_dir
 from foley_app import APP_NAME
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoke-test", type=float, nargs="?", const=600.0, metavar="SECONDS",
                    help="exit 0 once the first recommendations are listed, 1 on an error or after SECONDS (default 600)")
     return p.parse_args(argv)
-
-
-def log_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
 def setup_logging(folder: Path | None = None) -> Path | None:
@@ -107,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
-    app.setOrganizationName("FoleyAssistant")
+    app.setOrganizationName(SETTINGS_ORG)
     from foley_app.theme import apply_theme
 
     apply_theme(app)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from foley_app import APP_NAME
+from engine.api import SETTINGS_APP as APP
+from engine.api import SETTINGS_ORG as ORG
 
 log = logging.getLogger(__name__)
 
-ORG = "FoleyAssistant"
 MAX_RECENT = 10
 
 
@@ -22,7 +22,7 @@ class Settings:
         if path is not None:
             self.q = QSettings(str(path), QSettings.IniFormat)
         else:
-            self.q = QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP_NAME)
+            self.q = QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP)
 
     # -- helpers -------------------------------------------------------------------------------
     def _get(self, key: str, default, kind):

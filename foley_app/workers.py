@@ -146,8 +146,3 @@ def serial_pool(name: str) -> QThreadPool:
     pool.setMaxThreadCount(1)
     pool.setExpiryTimeout(-1)
     return pool
-
-
-def wait_all(timeout_ms: int = 5000) -> bool:
-    """Wait for the global pool to drain (used at shutdown and in tests)."""
-    return QThreadPool.globalInstance().waitForDone(timeout_ms)

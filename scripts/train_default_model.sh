@@ -2,7 +2,7 @@
 # The exact commands that trained and evaluated the scratch-tower runs in resources/models/eval/<run>/
 # (see MODEL_CARD.md; the shipped pretrained-tower model is made by docs/pretrained.md). CPU only.
 #
-#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # the "small" CPU variant (previous default: small m5 m5-gw-e16)
+#   scripts/train_default_model.sh small PRESET RUN_NAME [OPTS]   # foley-engine train, small variant (previous default: small m5 m5-gw-e16)
 #   scripts/train_default_model.sh train PRESET [OPTS]             # foley-engine train, compact variant (RUN_NAME=...)
 #   scripts/train_default_model.sh index RUN_DIR [all]             # index Wesnoth's sounds (and the whole library)
 #   scripts/train_default_model.sh eval RUN_DIR                    # foley-engine evaluate + evaluate-library (test and val maps of EVAL_DATA)
@@ -49,8 +49,8 @@ case "$cmd" in
     need DATA
     preset=$1; name=$2; shift 2
     resume=(); [ -f "$RUNS/$name/last.pt" ] && resume=(--resume)
-    .venv/bin/python scripts/train_small.py --preset "$preset" --data "$DATA" --out "$RUNS/$name" \
-      --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" ${MAX_STEPS:+--max-steps "$MAX_STEPS"} "${resume[@]}" "$@"
+    "$FE" train -d "$DATA" -o "$RUNS/$name" -p "$preset" --variant small --device cpu \
+      ${MAX_STEPS:+--max-steps "$MAX_STEPS"} --pairs-per-epoch "${PAIRS_PER_EPOCH:-3200}" --checkpoint-every-minutes 5 --no-progress "${resume[@]}" "$@"
     ;;
   index)
     need LIB

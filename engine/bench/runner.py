@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.bench.targets import TARGETS
+from engine.user_dirs import bench_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def machine() -> dict:
 
 def _model(opts: BenchOptions, work: Path):  # -> (AVModel, Path, str)
     """The model to benchmark and a file of it (the app loads a file): given, shipped, else random compact m5."""
-    from engine.library.benchmark import benchmark_model
+    from engine.bench.library import benchmark_model
     from engine.library.paths import default_model_path
     from engine.models import AVModel
 
@@ -120,10 +121,10 @@ def _video(opts: BenchOptions, work: Path) -> Path:
 def run_bench(opts: BenchOptions) -> dict:
     """Every figure, in order; a figure that fails is recorded as an error and the others still run."""
     from engine.bench import pipeline, search
-    from engine.library.benchmark import benchmark_model  # noqa: F401  (imported early: torch load time not in figures)
+    from engine.bench.library import benchmark_model  # noqa: F401  (imported early: torch load time not in figures)
 
     t_start = time.perf_counter()
-    work = Path(opts.work) if opts.work else Path.home() / ".cache" / "foley-assistant" / "bench"
+    work = Path(opts.work) if opts.work else bench_work_dir()
     work.mkdir(parents=True, exist_ok=True)
     quick = opts.quick
     n = opts.segments or (QUICK_SEGMENTS if quick else FULL_SEGMENTS)

@@ -2,7 +2,7 @@
 
 The big index is synthetic in size only: a real sound library is indexed with the benchmarked
 model (which also gives the indexing throughput), and ``n`` vectors are sampled around those real
-audio embeddings (``engine.library.benchmark.resample_like``: random real rows jittered by their
+audio embeddings (``engine.bench.library.resample_like``: random real rows jittered by their
 typical nearest-neighbour gap). Queries are the model's embeddings of real video frames, jittered
 the same way, so graph and queries follow what the product searches.
 """
@@ -13,7 +13,6 @@ import itertools
 import json
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.bench.timing import measure, percentiles
-from engine.library.benchmark import resample_like, synthetic_index
+from engine.bench.timing import cpu_seconds, measure, percentiles
+from engine.bench.library import resample_like, synthetic_index
 from engine.library.indexer import IndexReport, index_library
 from engine.library.sound_index import SoundIndex
 from engine.library.vectors import quantize
@@ -34,19 +33,13 @@ K = 10
 INFERENCE_THREADS = 1  # the app's CPU inference threads (foley_app.controllers.engine.INFERENCE_THREADS)
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the indexer's decoding workers)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def index_real_library(model, library: Path, work: Path, workers: int = 2) -> tuple[dict, np.ndarray]:
     """Index ``library`` from scratch (decode + features + embed + insert); ``(figures, its audio embeddings)``."""
     db = work / f"real-{model.model_id}"
     shutil.rmtree(db, ignore_errors=True)
-    cpu0 = _cpu_seconds()
+    cpu0 = cpu_seconds()
     rep: IndexReport = index_library([library], model, db, workers=workers, progress=False)
-    cpu = _cpu_seconds() - cpu0
+    cpu = cpu_seconds() - cpu0
     with SoundIndex.open(db, model.model_id) as idx:
         vectors = idx.hnsw.get(idx.live_labels())  # (segments, D)
     figures = {
@@ -188,7 +181,7 @@ _RSS_SCRIPT = """
 import sys, numpy as np
 from pathlib import Path
 import engine.library.recommender, engine.library.sound_index
-from engine.library.benchmark import rss_mb
+from engine.bench.library import rss_mb
 base = rss_mb()
 from engine.library.sound_index import SoundIndex
 from engine.library.recommender import Recommender

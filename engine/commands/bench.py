@@ -53,9 +53,9 @@ def register(app: typer.Typer) -> None:
         res = _clean(run_bench(opts))
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
-            tmp.write_text(json.dumps(res, indent=2))
-            tmp.replace(out)
+            from engine.atomic import atomic_write_text
+
+            atomic_write_text(out, json.dumps(res, indent=2))
         if as_json:
             typer.echo(json.dumps(res, indent=2))
         else:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from engine.atomic import atomic_write_text
 from engine.errors import CheckpointError, ConfigError, EngineError, SoundIndexError
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,6 @@ def _db(db: Path | None) -> Path:
 def _fail(exc: EngineError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(1)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _candidate_dict(c) -> dict:
@@ -272,8 +267,8 @@ def write_cue_sheet(video: Path, cues: list[dict], out: Path, per_shot: bool) ->
     from engine.timecode import picture_clock
 
     fps, start_tc = picture_clock(video)  # the clock of the cues' timecodes
-    _write_atomic(out / "cues.csv", buf.getvalue())
-    _write_atomic(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "fps": fps,
+    atomic_write_text(out / "cues.csv", buf.getvalue())
+    atomic_write_text(out / "cues.json", json.dumps({"video": str(video), "mode": "shot" if per_shot else "second", "fps": fps,
                                                  "start_timecode": start_tc, "cues": cues}, indent=2, ensure_ascii=False))
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write_text, remove_stale_temps, replace_dir
 from engine.config import FeatureCfg, from_dict
 from engine.errors import DatasetError
 
@@ -176,12 +177,7 @@ def shard_name(video_id: str) -> str:
 
 
 def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def shard_dir(root: Path, name: str) -> Path:
@@ -201,11 +197,7 @@ def commit_shard(root: Path, name: str, tmp: Path, meta: dict[str, Any]) -> Path
     """Write ``meta.json`` last into ``tmp`` and rename the folder to ``shards/<name>``."""
     _replace_text(tmp / "meta.json", json.dumps(meta, indent=1, sort_keys=True))
     final = shard_dir(root, name)
-    if final.exists():  # a stale shard (source changed): move it aside, then delete it
-        old = final.with_name(f"{TMP_PREFIX}old-{name}.{os.getpid()}")
-        os.replace(final, old)
-        shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, final)
+    replace_dir(tmp, final)  # a stale shard (source changed) is moved aside, then deleted
     return final
 
 
@@ -227,6 +219,8 @@ def remove_temporaries(root: Path) -> int:
             if p.name.startswith(TMP_PREFIX):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                 n += 1
+    for name in ("manifest.csv", "dataset.json"):  # temp files of their atomic writes
+        n += remove_stale_temps(Path(root) / name, older_than_s=0)
     return n
 
 

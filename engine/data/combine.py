@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.atomic import replace_dir
 from engine.data import cache as C
 from engine.errors import DatasetError
 
@@ -114,11 +115,7 @@ def combine_datasets(sources: Sequence[Path | str], out: Path | str, overwrite: 
     # swap the new shard links in, then write the manifest (written last, atomically, like prepare's)
     if shards.is_symlink() or shards.is_file():
         shards.unlink()
-    elif shards.exists():
-        old = out / f"{C.TMP_PREFIX}old-shards.{os.getpid()}"
-        os.replace(shards, old)
-        _remove_links(old)
-    os.replace(tmp_shards, shards)
+    replace_dir(tmp_shards, shards, discard=_remove_links)
     first = caches[0].meta
     meta = {
         "complete": True,

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -102,16 +101,8 @@ def _run_job(dataset: str, job: _Job) -> tuple[str, int]:
             mels = torch.from_numpy(log_mel_batch(clips, feats)).unsqueeze(1)
             embs.append(audio_enc.tower_features(mels).float().numpy())
     out = Path(job.out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, rows=job.rows, vision=np.concatenate(maps), audio=np.concatenate(embs))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, rows=job.rows, vision=np.concatenate(maps), audio=np.concatenate(embs))
     return job.shard, len(job.rows)
 
 
@@ -124,7 +115,7 @@ def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3
     cache = FeatureCache(dataset)
     out = tower_dir(dataset)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp"):
+    for stale in out.glob(".*.tmp*"):  # temp files of a killed run
         stale.unlink(missing_ok=True)
     say = progress or (lambda msg: None)
     jobs = []
@@ -179,7 +170,7 @@ def load_tower_features(dataset: Path) -> TowerFeatures:
 
     dataset = Path(dataset)
     folder = tower_dir(dataset)
-    files = sorted(folder.glob("*.npz"))
+    files = sorted(f for f in folder.glob("*.npz") if not f.name.startswith("."))  # not a killed run's temp
     if not files:
         raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}' first")
     cache = FeatureCache(dataset)

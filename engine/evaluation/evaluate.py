@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.atomic import atomic_write_text
 from engine.config import to_dict
 from engine.data import pairs as P
 from engine.data.cache import FeatureCache
@@ -152,8 +152,6 @@ def write_eval(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in ((EVAL_FILE, json.dumps(result, indent=2)), (REPORT_FILE, render(result))):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, out_dir / name)
+        atomic_write_text(out_dir / name, text)
         paths.append(out_dir / name)
     return paths[0], paths[1]

@@ -24,7 +24,6 @@ import csv
 import json
 import logging
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from engine.atomic import atomic_write_text
 from engine.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -238,9 +238,7 @@ def write_report(report: dict, out_dir: Path, stem: str = "library_eval") -> tup
     paths = []
     for suffix, text in ((".json", json.dumps(report, indent=2, sort_keys=False) + "\n"), (".md", render_markdown(report))):
         path = out_dir / f"{stem}{suffix}"
-        tmp = path.with_suffix(suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
         paths.append(path)
     return paths[0], paths[1]
 

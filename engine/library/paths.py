@@ -1,4 +1,8 @@
-"""Where things live on disk: the default index folder, the shipped model, the video cache."""
+"""An index folder's layout, where the demo library is indexed, and the shipped model.
+
+The per-user folders (default index, video cache) are ``engine.user_dirs``'; they are re-exported
+here under the names the engine has always used.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,15 @@ import logging
 import os
 from pathlib import Path
 
+from engine.user_dirs import index_dir as default_db_dir
+from engine.user_dirs import video_cache_dir as default_cache_dir  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
-APP_NAME = "foley-assistant"
 DB_FILE = "library.sqlite"
 CHUNK_DIR = "vectors"  # float16 embedding chunks (.npy), the durable copy of every vector
 HNSW_PREFIX = "hnsw-"  # hnsw-<commit seq>.bin: the search graph, rebuilt from chunks when stale
 LOCK_FILE = "index.lock"
-
-
-def default_db_dir() -> Path:
-    """The per-user sound index folder (platformdirs user data dir / "library")."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "library"
 
 
 DEMO_DB_NAME = "demo-library"  # beside the default index, only when that one is the user's own
@@ -53,13 +52,6 @@ def demo_db_dir(demo_library: Path | None, db_dir: Path | None = None) -> Path:
     if not roots or roots <= demo:
         return db
     return db.parent / DEMO_DB_NAME
-
-
-def default_cache_dir() -> Path:
-    """The per-user video embedding cache (platformdirs user cache dir / "video")."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "video"
 
 
 def default_model_path() -> Path | None:

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from engine.atomic import atomic_dir, remove_stale_temps
 from engine.errors import EngineError, SoundIndexError
 from engine.library.locking import IndexLock
 from engine.library.paths import DB_FILE, LOCK_FILE
@@ -46,7 +46,6 @@ VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 MAX_MANIFEST_BYTES = 64 << 20  # a manifest this big is not one we wrote
-STALE_TEMP_S = 3600.0  # a temp install folder older than this is left-over from a killed start
 _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 _TEXT_FIELDS = ("name", "description", "category", "subcategory", "category_source")
 
@@ -131,9 +130,12 @@ def export_prebuilt(db_dir: Path, library_root: Path, out: Path) -> Prebuilt:
 
 def _write_folder(built: Prebuilt, out: Path) -> None:
     """Write manifest + vectors into a temp folder beside ``out``, then swap it in."""
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with atomic_dir(out) as tmp:
+        _write_files(built, tmp)
+
+
+def _write_files(built: Prebuilt, tmp: Path) -> None:
+    """The vectors, then the manifest that names their checksum."""
     write_chunk(tmp / VECTORS, built.vectors)
     manifest = {
         "format": FORMAT,
@@ -148,11 +150,6 @@ def _write_folder(built: Prebuilt, out: Path) -> None:
         "files": [f.__dict__ for f in built.files],
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:
@@ -285,17 +282,13 @@ def install_prebuilt(artefact: Path, library_root: Path, db_dir: Path, model_id:
     busy = _clear_target(db_dir)
     if busy:
         return InstallResult(False, busy)
-    tmp = db_dir.with_name(f".{db_dir.name}.prebuilt-{os.getpid()}.tmp")
     try:
-        _remove_stale_temps(db_dir)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _build(built, root, tmp)
-        _fsync_tree(tmp)
-        os.replace(tmp, db_dir)  # the index appears whole or not at all
+        remove_stale_temps(db_dir)
+        with atomic_dir(db_dir, overwrite=False) as tmp:  # the index appears whole or not at all
+            _build(built, root, tmp)
     except Exception as exc:  # OSError, sqlite3.Error, EngineError, or a bug: never a half index, never a crash
         if not isinstance(exc, (OSError, sqlite3.Error, EngineError)):
             log.warning("installing the pre-built index failed", exc_info=True)
-        shutil.rmtree(tmp, ignore_errors=True)
         return InstallResult(False, f"could not install the pre-built index at {db_dir} ({exc})")
     seconds = time.perf_counter() - t0
     log.debug("installed the pre-built index (%d files, %d segments, model %s) at %s in %.2f s",
@@ -374,24 +367,6 @@ def _build(built: Prebuilt, root: Path, tmp: Path) -> None:
         index.refresh_files()
         index.rebuild()  # the graph, from the chunk just written; saved for this database state
         index.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.rglob("*"):
-        if p.is_file():
-            with open(p, "rb+") as f:
-                os.fsync(f.fileno())
-
-
-def _remove_stale_temps(db_dir: Path) -> None:
-    """Delete temp install folders a killed start left beside ``db_dir``."""
-    now = time.time()
-    for p in db_dir.parent.glob(f".{db_dir.name}.prebuilt-*.tmp"):
-        try:
-            if now - p.stat().st_mtime > STALE_TEMP_S:
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def demo_index_path() -> Path | None:

@@ -76,11 +76,6 @@ class Filters:
         return any(v not in (None, frozenset()) for v in self.mask_key())
 
 
-def score_of(distance: np.ndarray | float) -> np.ndarray | float:
-    """0..1, higher is better: ``1 - distance / 2`` (unit vectors are at most 2 apart)."""
-    return np.clip(1.0 - np.asarray(distance) / 2.0, 0.0, 1.0)
-
-
 @dataclass
 class RankingTerms:
     """The per-sound terms of a model's ranking over one index (engine.library.ranking), by segment."""

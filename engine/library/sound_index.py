@@ -154,10 +154,10 @@ class SoundIndex:
         if folder.is_dir():
             for p in folder.iterdir():
                 m = re.match(r"^chunk-(\d+)\.npy$", p.name)
-                if p.name.endswith(".tmp") or (m and int(m.group(1)) not in live):
+                if ".tmp" in p.name or (m and int(m.group(1)) not in live):
                     log.info("removing left-over %s", p.name)
                     p.unlink(missing_ok=True)
-        for p in self.db_dir.glob("*.tmp"):
+        for p in self.db_dir.glob("*.tmp*"):  # atomic writes' temp files keep their target's suffix
             p.unlink(missing_ok=True)
 
     # -- graph ------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.errors import SoundIndexError
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,8 @@ def quantize(vectors: np.ndarray) -> np.ndarray:
 
 def write_chunk(path: Path, vectors16: np.ndarray) -> None:
     """Write a chunk durably: temp file, fsync, rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, vectors16, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_chunk(path: Path, dim: int) -> np.ndarray:
@@ -123,19 +119,12 @@ class HnswIndex:
         return np.asarray(self.index.get_items(np.asarray(labels, dtype=np.int64), return_type="numpy"), np.float32)
 
     def save(self, path: Path) -> None:
-        """Atomic save: write ``path.tmp``, check it is whole, then rename over ``path``."""
-        tmp = path.with_name(path.name + ".tmp")
-        try:
+        """Atomic save: write a temp file, check it is whole, then rename it over ``path``."""
+        with atomic_path(path) as tmp:
             self.index.save_index(str(tmp))
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
             written, expected = tmp.stat().st_size, self.index.index_file_size()
             if written != expected:  # hnswlib does not report a failed write (e.g. a full disk)
                 raise OSError(errno.ENOSPC, f"graph file cut short ({written} of {expected} bytes written; disk full?)", str(tmp))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, path)
 
 
 def exact_search(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

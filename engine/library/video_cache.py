@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.data.media import frame_times, iter_frames_at, probe_video
 from engine.errors import MediaError
 
@@ -135,13 +136,10 @@ class VideoEmbeddingCache:
         return rows
 
     def _save(self, file: Path, rows: np.ndarray) -> None:
-        tmp = file.with_name(file.name + ".tmp")
         try:
-            with open(tmp, "wb") as f:
+            with atomic_path(file) as tmp, open(tmp, "wb") as f:
                 np.save(f, rows, allow_pickle=False)
-            os.replace(tmp, file)
         except OSError as exc:  # e.g. a full disk: the cache only saves time, so keep the rows in memory
             log.warning("could not write the video cache %s (%s); keeping it in memory only", file, exc)
-            tmp.unlink(missing_ok=True)
         with self._lock:
             self._rows[file.name] = rows.copy()

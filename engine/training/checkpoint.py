@@ -55,7 +55,7 @@ def remove_temporaries(run_dir: Path) -> int:
     """Delete the temp files a killed run left by ``last.pt``/``best.pt`` (its writer only); returns how many."""
     n = 0
     for name in (LAST, BEST):
-        for tmp in Path(run_dir).glob(f".{name}.*.tmp"):
+        for tmp in Path(run_dir).glob(f".{name}.*.tmp*"):  # engine.atomic's names end .tmp<suffix>
             tmp.unlink(missing_ok=True)
             n += 1
     return n

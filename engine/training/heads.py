@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from engine.atomic import atomic_path
 from engine.config import ModelCfg
 from engine.errors import DatasetError
 from engine.evaluation.library_eval import (
@@ -130,11 +130,9 @@ def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeat
     out = LibraryFeatures(entries, np.concatenate(seg_file), np.concatenate(feats).astype(np.float32))
     if cache is not None:  # written whole or not at all: a killed run never leaves a cut cache behind
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, paths=np.array([str(e.path) for e in entries]), cats=np.array([e.category for e in entries]),
                      seg_file=out.seg_file, feats=out.feats)
-        os.replace(tmp, cache)
     return out
 
 

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.csv"
@@ -56,12 +58,10 @@ class MetricsLog:
             log.debug("tensorboard not installed; logging to %s only", self.path)
 
     def _write_rows(self, rows: list[dict[str, str]]) -> None:
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
+        with atomic_path(self.path) as tmp, tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=FIELDS)
             w.writeheader()
             w.writerows(rows)
-        os.replace(tmp, self.path)
 
     def append(self, row: dict[str, Any]) -> None:
         if not self.enabled:

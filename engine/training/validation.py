@@ -33,10 +33,6 @@ class ValResult:
     metric: float
     threshold: float | None  # contrastive models: the calibrated distance threshold
 
-    @property
-    def metric_name(self) -> str:
-        return "val_corr_acc" if self.threshold is None else "val_mean_recall@1/5/10"
-
 
 class Validator:
     """Fixed validation pairs and search list of a dataset; ``__call__`` scores a model on them."""

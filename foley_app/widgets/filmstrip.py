@@ -41,10 +41,6 @@ class Filmstrip(QWidget):
         self._thumbs[second] = image
         self.update()
 
-    @property
-    def thumbnail_count(self) -> int:
-        return len(self._thumbs)
-
     def _cell(self) -> float:
         return (self.height() - 6) * self._aspect + 2
 

@@ -6,7 +6,6 @@ Run with ``pytest tests/benchmarks/test_bench_data.py --benchmark-only``; the nu
 
 from __future__ import annotations
 
-import resource
 import shutil
 import time
 from pathlib import Path
@@ -14,17 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.bench.timing import cpu_seconds
 from engine.data import synthetic
 from engine.data.features import log_mel, log_mel_batch
 from engine.data.prepare import prepare_dataset
 
 CLIP_SECONDS = 60
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children: a speed measure that a busy shared machine does not skew much."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +41,9 @@ def test_prepare_throughput_720p(benchmark, clip_720p: Path, tmp_path: Path, wor
     cpu: list[float] = []
 
     def run():  # noqa: ANN202
-        c0 = _cpu_seconds()
+        c0 = cpu_seconds()
         report = prepare_dataset(clip_720p, out, workers=workers, progress=False)
-        cpu.append(_cpu_seconds() - c0)
+        cpu.append(cpu_seconds() - c0)
         return report
 
     report = benchmark.pedantic(run, setup=fresh, rounds=3, iterations=1)
@@ -74,14 +68,14 @@ def test_log_mel_torch_1000_clips(benchmark, clips: np.ndarray) -> None:
     def torch_all() -> np.ndarray:
         return np.concatenate([log_mel_batch(clips[a : a + 256]) for a in range(0, len(clips), 256)])
 
-    c0 = _cpu_seconds()
+    c0 = cpu_seconds()
     out = benchmark.pedantic(torch_all, rounds=3, iterations=1)
-    torch_cpu = (_cpu_seconds() - c0) / 3
+    torch_cpu = (cpu_seconds() - c0) / 3
     assert out.shape == (1000, 64, 100)
     log_mel(clips[0])  # warm-up librosa
-    t0, c0 = time.perf_counter(), _cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     ref = np.stack([log_mel(c) for c in clips])
-    librosa_s, librosa_cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    librosa_s, librosa_cpu = time.perf_counter() - t0, cpu_seconds() - c0
     assert np.abs(ref - out).max() < 1e-3
     benchmark.extra_info["librosa_seconds"] = round(librosa_s, 3)
     benchmark.extra_info["torch_speedup_vs_librosa"] = round(librosa_s / benchmark.stats.stats.mean, 2)

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.library.benchmark import (
-    benchmark_model, build_graph, clustered_queries, clustered_vectors, percentiles_ms, random_vectors, recall_and_speed, rss_mb, synthetic_index, timed,
+from engine.bench.library import (
+    benchmark_model, build_graph, clustered_queries, clustered_vectors, random_vectors, recall_and_speed, synthetic_index,
 )
+from engine.bench.timing import percentiles_ms, rss_mb, timed
 from engine.library.vectors import HnswParams
 
 SIZES = [int(x) for x in os.environ.get("FOLEY_BENCH_SIZES", "200000").split(",")] + ([1_000_000] if os.environ.get("FOLEY_BENCH_1M") else [])
@@ -110,7 +111,7 @@ def test_open_index_memory(benchmark, recommender_at, n: int) -> None:
     script = textwrap.dedent(f"""
         import numpy as np
         from pathlib import Path
-        from engine.library.benchmark import benchmark_model, rss_mb
+        from engine.bench.library import benchmark_model, rss_mb
         base = rss_mb()
         from engine.library.sound_index import SoundIndex
         index = SoundIndex.open(Path({str(rec.index.db_dir)!r}))

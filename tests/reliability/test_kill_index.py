@@ -63,7 +63,7 @@ def assert_same_index(db: Path, ref: Path, model_id: str) -> None:
             vb = b.hnsw.get(np.arange(f.label0, f.label0 + f.n_segments))
             np.testing.assert_allclose(va, vb, atol=2e-3)  # float16 storage; batch composition differs
         assert a.skipped() == b.skipped()
-        assert not list(db.rglob("*.tmp"))
+        assert not list(db.rglob("*.tmp*"))
         on_disk = {int(p.stem.split("-")[1]) for p in (db / "vectors").glob("chunk-*.npy")}
         assert on_disk == {f.chunk_id for f in a.files()}  # no orphan chunk
         assert len(list(db.glob("hnsw-*.bin"))) == 1

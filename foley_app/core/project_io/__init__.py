@@ -10,7 +10,6 @@
 """
 
 from foley_app.core.project_io.autosave import (
-    APP_NAME,
     autosave_path,
     discard_autosave,
     find_recovery,
@@ -33,7 +32,7 @@ from foley_app.core.project_io.stamp import changed_on_disk
 from foley_app.core.project_io.store import load_project, save_project
 
 __all__ = [
-    "APP_NAME", "AUTOSAVE_SUFFIX", "FORMAT", "MAX_FILE_BYTES", "PROJECT_SUFFIX", "VERSION", "ProjectError",
+    "AUTOSAVE_SUFFIX", "FORMAT", "MAX_FILE_BYTES", "PROJECT_SUFFIX", "VERSION", "ProjectError",
     "autosave_path", "changed_on_disk", "discard_autosave", "find_recovery", "find_relinks", "load_project",
     "missing_media", "project_from_dict", "project_to_dict", "save_project", "sidecar_path",
     "untitled_autosave_dir", "untitled_autosaves", "write_autosave",

@@ -5,20 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from engine.api import autosave_dir
 from foley_app.core.document import Document
 from foley_app.core.project_io.codec import write_file
 from foley_app.core.project_io.schema import AUTOSAVE_SUFFIX
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "foley-assistant"
-
-
 def untitled_autosave_dir() -> Path:
-    """Where autosaves of never-saved documents go (platformdirs user data dir / "autosave")."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "autosave"
+    """Where autosaves of never-saved documents go (the per-user data folder / "autosave")."""
+    return autosave_dir()
 
 
 def sidecar_path(project: Path | str) -> Path:

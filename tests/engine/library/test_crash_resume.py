@@ -71,7 +71,7 @@ def test_sigkill_mid_index_then_resume_equals_uninterrupted_run(library: Path, m
             va = a.hnsw.get(np.arange(g.label0, g.label0 + g.n_segments))
             vb = b.hnsw.get(np.arange(f.label0, f.label0 + f.n_segments))
             np.testing.assert_allclose(va, vb, atol=2e-3)  # float16 storage; batch composition differs
-        assert not list((db / "vectors").glob("*.tmp")) and not list(db.glob("*.tmp"))
+        assert not list((db / "vectors").glob("*.tmp*")) and not list(db.glob("*.tmp*"))
         referenced = {f.chunk_id for f in a.files()}
         on_disk = {int(p.stem.split("-")[1]) for p in (db / "vectors").glob("chunk-*.npy")}
         assert on_disk == referenced  # no orphan chunk left behind

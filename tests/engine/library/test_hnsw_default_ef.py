@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.library.benchmark import resample_like
+from engine.bench.library import resample_like
 from engine.library.vectors import HnswIndex, HnswParams, exact_search
 
 

@@ -179,12 +179,12 @@ def test_corrupt_artefact_is_refused_and_target_untouched(built, moved_library: 
 
 
 def test_a_failure_mid_install_leaves_no_index(built, moved_library: Path, model, tmp_path: Path, monkeypatch) -> None:
-    import engine.library.prebuilt as prebuilt
+    import engine.atomic
 
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(prebuilt, "_fsync_tree", crash)  # after the index is written, before the rename
+    monkeypatch.setattr(engine.atomic, "fsync_tree", crash)  # after the index is written, before the rename
     db = tmp_path / "user" / "demo-library"
     result = install_prebuilt(built[2], moved_library, db, model.model_id)
     assert not result.installed and "No space left" in result.reason

@@ -141,7 +141,7 @@ def test_for_frame_uses_the_visual_encoder(rec: Recommender, rng) -> None:
 
 def test_long_file_hogging_the_top_hits_still_yields_k_files(tmp_path: Path, model, rng) -> None:
     """One 600-segment file sits right at the query: the over-fetch must grow past it to fill k files."""
-    from engine.library.benchmark import synthetic_index
+    from engine.bench.library import synthetic_index
 
     q = unit(rng.normal(size=model.cfg.embed_dim))
     near = unit(q + 0.05 * rng.normal(size=(600, model.cfg.embed_dim)))

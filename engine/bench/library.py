@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.bench.timing import measure
+from engine.atomic import atomic_write_text
+from engine.bench.timing import measure, percentiles_ms, rss_mb  # noqa: F401  (rss_mb: for the memory subprocess)
 from engine.library.sound_index import SoundIndex
 from engine.library.store import Store
 from engine.library.vectors import HnswIndex, HnswParams, exact_search, quantize, write_chunk
@@ -68,22 +69,6 @@ def resample_like(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     gap = float(np.sqrt(np.median(d2[:, min(2, d2.shape[1] - 1)])))  # distance to the nearest other row
     base = real[rng.integers(0, len(real), n)]
     return _unit(base + gap / np.sqrt(real.shape[1]) * rng.standard_normal(base.shape, dtype=np.float32))
-
-
-def rss_mb() -> float:
-    """Resident memory of this process now (MB; Linux /proc, else peak via resource)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-
-
-def percentiles_ms(seconds: list[float]) -> dict[str, float]:
-    a = np.asarray(seconds) * 1000.0
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "mean_ms": float(a.mean())}
 
 
 def build_graph(data: np.ndarray, params: HnswParams = HnswParams(), threads: int = -1) -> tuple[HnswIndex, float]:
@@ -164,22 +149,9 @@ def benchmark_model():
     return AVModel(get_preset("m5", "compact")).eval()
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def write_results(path: Path, results: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(results, indent=2))
 
 
 def run_all(out: Path, sizes: list[int], library: Path | None, work: Path) -> dict:
@@ -263,7 +235,7 @@ def _recommender_figures(model, db: Path, video: Path, frames: list[np.ndarray],
     search = _cpu_and_wall(lambda: rec.for_embedding(vec, k=10), repeats=500)
     index.close()
     script = (
-        "import numpy as np\nfrom pathlib import Path\nfrom engine.library.benchmark import benchmark_model, rss_mb\n"
+        "import numpy as np\nfrom pathlib import Path\nfrom engine.bench.library import benchmark_model, rss_mb\n"
         "base = rss_mb()\nfrom engine.library.sound_index import SoundIndex\n"
         f"index = SoundIndex.open(Path({str(db)!r}))\n"
         "index.hnsw.search(np.ones(index.dim, np.float32) / np.sqrt(index.dim), 10)\nwith_index = rss_mb()\n"
@@ -282,7 +254,7 @@ def _recommender_figures(model, db: Path, video: Path, frames: list[np.ndarray],
 
 
 def main() -> None:
-    """``python -m engine.library.benchmark --out results.json --sizes 200000,1000000 [--library DIR]``."""
+    """``python -m engine.bench.library --out results.json --sizes 200000,1000000 [--library DIR]``."""
     import argparse
 
     ap = argparse.ArgumentParser(description=main.__doc__)
