@@ -55,7 +55,7 @@ _lazy("engine.data.media", "VIDEO_EXTENSIONS", "VideoInfo", "frame_times", "iter
       "read_frame")
 
 # -- timecode: SMPTE HH:MM:SS:FF <-> seconds and frames, a video's start timecode ----------------
-_lazy("engine.timecode", "TimecodeError", "frames_to_timecode", "is_drop_frame_rate", "is_drop_frame_text", "nominal_rate",
+_lazy("engine.timecode", "DEFAULT_FPS", "TimecodeError", "frames_to_timecode", "is_drop_frame_rate", "is_drop_frame_text", "nominal_rate",
       "seconds_to_frames", "seconds_to_timecode", "timecode_after", "timecode_to_frames", "timecode_to_seconds",
       "video_start_timecode")
 
@@ -97,7 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.models.towers import TOWER_CREDITS
     from engine.resources import (app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path,
                                   resources_root)
-    from engine.timecode import (TimecodeError, frames_to_timecode, is_drop_frame_rate, is_drop_frame_text, nominal_rate,
+    from engine.timecode import (DEFAULT_FPS, TimecodeError, frames_to_timecode, is_drop_frame_rate, is_drop_frame_text, nominal_rate,
                                  seconds_to_frames, seconds_to_timecode, timecode_after, timecode_to_frames,
                                  timecode_to_seconds, video_start_timecode)
     from engine.user_dirs import SETTINGS_APP, SETTINGS_ORG, autosave_dir, log_dir

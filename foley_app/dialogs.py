@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QMessageBox, QTableWidget, QTableWidgetItem, \
     QVBoxLayout, QWidget
 
-from engine.version import __version__
+from engine.api import __version__
 from foley_app.actions import shortcut_table
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from engine.version import __version__
+    from engine.api import __version__
 
     p = argparse.ArgumentParser(prog="foley-app", description="Sound suggestions for video, from your own library.")
     p.add_argument("video", nargs="?", type=Path, help="video to open (mp4, mov, mkv, avi, webm)")
@@ -159,7 +159,7 @@ def warm_up_torch() -> None:
 
     import torch
 
-    import engine.models  # noqa: F401 - the model code, imported while nothing is on screen
+    from engine.api import load_model  # noqa: F401 - the model code, imported while nothing is on screen
 
     buf = io.BytesIO()
     torch.save({"w": torch.zeros(2)}, buf)
@@ -172,7 +172,7 @@ def build_window(args: argparse.Namespace, log_file: Path | None = None, setting
     """Make the main window and start it on the launch plan (used by ``main`` and the tests)."""
     warm_up_torch()
     from engine.api import default_cache_dir, default_db_dir, demo_db_dir
-    from engine.library.prebuilt import demo_index_path
+    from engine.api import demo_index_path
     from foley_app.main_window import MainWindow
     from foley_app.resources import default_model_path, demo_library_path, demo_video_path
     from foley_app.settings import Settings

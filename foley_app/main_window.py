@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from engine.data.media import VIDEO_EXTENSIONS, VideoInfo
+from engine.api import VIDEO_EXTENSIONS, VideoInfo
 from foley_app import APP_NAME
 from foley_app.actions import build_actions, build_menus, build_toolbar
 from foley_app.audio import Player

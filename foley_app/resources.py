@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-from engine.resources import app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path, resources_root
+from engine.api import app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path, resources_root
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from engine.api import DB_FILE
 
-INDEX_MARKER = "library.sqlite"  # a folder holding this is a sound index, not a folder of sounds
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,7 +65,7 @@ def plan_launch(
     if library is not None:
         if not library.exists():
             problems.append(f"library folder not found: {library}")
-        elif (library / INDEX_MARKER).is_file():
+        elif (library / DB_FILE).is_file():
             db_dir = library
         else:
             roots = [library] + [r for r in roots if r != library]
@@ -84,6 +84,6 @@ def plan_launch(
         video_path = None
     if video_path is None and project is None and demo and demo_video is not None:
         video_path = demo_video
-    needs_indexing = db_dir is not None and not (Path(db_dir) / INDEX_MARKER).is_file() and bool(roots)
+    needs_indexing = db_dir is not None and not (Path(db_dir) / DB_FILE).is_file() and bool(roots)
     prebuilt = demo_index if demo and needs_indexing else None
     return LaunchPlan(model_path, db_dir, roots, video_path, project, demo, needs_indexing, problems, prebuilt)

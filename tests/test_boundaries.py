@@ -74,3 +74,29 @@ def test_core_contract_detects_a_violation(tmp_path: Path) -> None:
 def test_core_import_linter_contract_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert 'source_modules = ["foley_app.core"]' in text and '"foley_app.undo"' in text
+
+
+def _door_offences(path: Path) -> list[str]:
+    """What an app module imports from the engine other than ``engine.api``."""
+    return sorted(name for name in _modules(path)
+                  if name.split(".")[0] == "engine" and not (name + ".").startswith("engine.api."))
+
+
+def test_app_reaches_the_engine_only_through_its_api() -> None:
+    files = sorted((ROOT / "foley_app").rglob("*.py"))
+    assert len(files) > 30, "foley_app not found"
+    offenders = {str(p.relative_to(ROOT)): _door_offences(p) for p in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_door_check_detects_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from engine.api import Candidate\nimport engine.models\nfrom engine import errors\n"
+                   "from engine.data.media import probe_video\n")
+    assert _door_offences(bad) == ["engine", "engine.data.media", "engine.data.media.probe_video", "engine.errors",
+                                   "engine.models"]
+
+
+def test_door_import_linter_contract_is_declared() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'ignore_imports = ["foley_app.** -> engine.api"]' in text

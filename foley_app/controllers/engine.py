@@ -69,40 +69,22 @@ class _Engine:
     extra: dict = field(default_factory=dict)
 
 
-def resolve_device(choice: str) -> str:
-    """'auto' -> 'cuda' when available else 'cpu'; anything else as given."""
-    import torch
-
-    if choice in ("", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
-
-
 def load_engine(model_path: Path, db_dir: Path, cache_dir: Path, device: str = "auto") -> _Engine:
     """Load the model, open its index and build the recommender (on the engine thread)."""
-    from engine.api import Recommender, SoundIndex
-    from engine.models import AVModel
+    from engine.api import load_engine as load
 
-    t0 = time.perf_counter()
-    dev = resolve_device(device)
-    if dev == "cpu":
-        import torch
-
-        # one intra-op thread: batch-1 frames and the concurrent video pass otherwise oversubscribe a
-        # 2-core CPU and OpenMP spin-waits make each frame 5-10x slower (docs/performance.md)
-        torch.set_num_threads(INFERENCE_THREADS)
-    model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
-    index = SoundIndex.open(Path(db_dir), model.model_id, readonly=True)
-    rec = Recommender(model, index, cache_dir / "videos")
-    vcache = rec.video_cache
-    stats = index.stats()
-    info = EngineInfo(Path(model_path), model.model_id, dev, int(stats.files),
-                      int(stats.segments), Path(db_dir), time.perf_counter() - t0, float(stats.hours),
+    # one intra-op thread: batch-1 frames and the concurrent video pass otherwise oversubscribe a
+    # 2-core CPU and OpenMP spin-waits make each frame 5-10x slower (docs/performance.md)
+    loaded = load(Path(model_path), Path(db_dir), Path(cache_dir) / "videos", device=device, cpu_threads=INFERENCE_THREADS)
+    stats = loaded.index.stats()
+    rec = loaded.recommender
+    info = EngineInfo(Path(model_path), loaded.model.model_id, loaded.device, int(stats.files),
+                      int(stats.segments), Path(db_dir), loaded.load_s, float(stats.hours),
                       int(stats.categories), int(stats.skipped),
                       None if rec.ranking is None else float(rec.ranking.prior_weight))
-    log.info("engine loaded in %.2f s: model %s on %s, %d files / %d segments", info.load_s, info.model_id, dev,
+    log.info("engine loaded in %.2f s: model %s on %s, %d files / %d segments", info.load_s, info.model_id, info.device,
              info.n_files, info.n_segments)
-    return _Engine(model, index, rec, vcache, info)
+    return _Engine(loaded.model, loaded.index, rec, loaded.video_cache, info)
 
 
 def mean_attention(maps: list[np.ndarray], size: int = 28) -> np.ndarray | None:
@@ -124,7 +106,7 @@ def frame_vector(engine: _Engine, video: Path, second: int) -> np.ndarray:
     rows = engine.rows if engine.rows_video == video else engine.video_cache.cached(video)
     if rows is not None and 0 <= second < len(rows) and np.isfinite(rows[second]).all():
         return np.asarray(rows[second], np.float32)
-    from engine.data.media import read_frame
+    from engine.api import read_frame
 
     return engine.model.embed_frames(read_frame(video, second + engine.model.features.frame_offset)[None])[0]
 
@@ -132,7 +114,7 @@ def frame_vector(engine: _Engine, video: Path, second: int) -> np.ndarray:
 def feedback_model(engine: _Engine, video: Path, choices: tuple):  # -> engine.api.Feedback
     """The choices as vectors (engine thread; frame and sound vectors cached per engine)."""
     from engine.api import Feedback, sound_vectors
-    from engine.errors import EngineError
+    from engine.api import EngineError
 
     key = (video, choices)
     cached = engine.extra.get("feedback")
@@ -373,7 +355,7 @@ class EngineController(QObject):
                     and np.isfinite(engine.rows[second]).all():
                 vec, source = engine.rows[second], "cache"
         if vec is None:
-            from engine.data.media import read_frame
+            from engine.api import read_frame
 
             frame = read_frame(video, second + engine.model.features.frame_offset)
             vec = engine.model.embed_frames(frame[None])[0]
@@ -412,7 +394,7 @@ class EngineController(QObject):
             return
 
         def attention() -> tuple[float, np.ndarray | None]:
-            from engine.data.media import read_frame
+            from engine.api import read_frame
 
             return t, mean_attention(engine.model.attention_maps(read_frame(video, t)))
 

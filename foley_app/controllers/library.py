@@ -8,11 +8,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.api import DB_FILE
 from foley_app.workers import Worker, run_in_pool
 
 log = logging.getLogger(__name__)
 
-DB_FILE = "library.sqlite"  # what marks a folder as a sound index (engine.library.paths.DB_FILE)
 
 
 def is_index_dir(path: Path) -> bool:
@@ -36,18 +36,13 @@ def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str,
     ``prebuilt``: a shipped index of the one root, installed first if it fits the model (the pass
     that follows then only checks the files).
     """
-    from engine.api import index_library
-    from engine.library.prebuilt import install_prebuilt
-    from engine.models import AVModel
-    from foley_app.controllers.engine import resolve_device
+    from engine.api import index_library, install_prebuilt_first, load_model
 
-    dev = resolve_device(device)
-    model = AVModel.load(Path(model_path), map_location=dev).to(dev).eval()
+    model = load_model(Path(model_path), device)
     t0 = time.perf_counter()
-    if prebuilt is not None and len(roots) == 1 and not is_index_dir(db_dir):
-        result = install_prebuilt(Path(prebuilt), Path(roots[0]), Path(db_dir), model.model_id)
-        if not result.installed:
-            log.warning("pre-built index not used, indexing normally: %s", result.reason)
+    result = install_prebuilt_first(prebuilt, [Path(r) for r in roots], Path(db_dir), model.model_id)
+    if result is not None and not result.installed:
+        log.warning("pre-built index not used, indexing normally: %s", result.reason)
     sized = {} if commit_segments is None else {"commit_segments": commit_segments}
     report = index_library([Path(r) for r in roots], model, Path(db_dir), workers=2, progress=False,
                            cancel=cancel, on_progress=progress, **sized)

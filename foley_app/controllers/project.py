@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
-from engine.errors import EngineError
+from engine.api import EngineError
 from foley_app.core import project_io
 from foley_app.core.commands import RelinkMedia
 from foley_app.controllers.timeline import TimelineController

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.errors import EngineError
+from engine.api import EngineError
 from foley_app.core.audio_cache import default_cache
 from foley_app.core.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
     SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume, SetVideo

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from engine.data.media import VideoInfo, frame_times, iter_frames_at, probe_video
+from engine.api import VideoInfo, frame_times, iter_frames_at, probe_video
 from foley_app.widgets.video_view import rgb_to_qimage
 from foley_app.workers import Worker, run_in_pool
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.media import load_audio
+from engine.api import load_audio
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import EngineError
+from engine.api import EngineError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from engine.timecode import TimecodeError, frames_to_timecode
+from engine.api import TimecodeError, frames_to_timecode
 from foley_app.core.document import Clip, Document, Track
 from foley_app.core.errors import ExportError
 from foley_app.core.export.session import Session, session_of

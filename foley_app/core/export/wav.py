@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.api import atomic_path, describe_os_error
-from engine.version import __version__
+from engine.api import __version__
 from foley_app.core.audio_cache import AudioCache
 from foley_app.core.document import Document
 from foley_app.core.errors import ExportError
