@@ -29,7 +29,7 @@ class FeatureCfg:
     fps: float = 1.0
     frame_offset: float = 0.5  # frame k is taken at t = k + 0.5 s, the middle of audio second k
     image_size: int = 224  # frames are cached at this size (uint8 RGB)
-    # Level normalisation of every 1-s window (the same in training and indexing, see DESIGN.md):
+    # Level normalisation of every 1-s window (the same in training and indexing, see docs/architecture.md):
     # scale to target_rms, never by more than max_gain_db, so near-silence stays quiet.
     level_norm: bool = True
     target_rms: float = 0.1

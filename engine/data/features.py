@@ -43,7 +43,7 @@ def normalize_level(clips: np.ndarray, cfg: FeatureCfg = DEFAULT_FEATURES) -> np
     """Scale each clip (last axis) to ``target_rms`` (or its peak to 1), with gain capped at ``max_gain_db``.
 
     Library sounds are clean and loud, footage audio is mixed and quiet; without this a model
-    learns loudness instead of content (DESIGN.md). Applied identically in training and indexing.
+    learns loudness instead of content (docs/architecture.md). Applied identically in training and indexing.
     """
     if not cfg.level_norm:
         return clips

@@ -4,7 +4,8 @@
 (b) Recommendation: ``per_video`` random seconds of every test video; their 1-s clips form the search
     list; every frame ranks the list by Euclidean distance between encoder embeddings. Reported beside
     a uniform-chance ranking (expected values, analytic) and an image-blind ranking that offers the
-    clips most typical of the training audio to every frame (see DESIGN.md "Beyond the paper").
+    clips most typical of the training audio to every frame (docs/architecture.md, "An image-blind
+    baseline beside every figure").
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ beside uniform chance (exact, from the library's size and category counts) and i
 baselines that offer the same list for every frame: the library files most often started in the
 TRAINING clips (``prior-labels``), and, fully self-supervised, the files that are most often the
 nearest library neighbour of a training second's audio (``prior-audio``). ``model+prior`` re-ranks
-the model's candidates with a log-prior bonus (DESIGN.md "Beyond the paper").
+the model's candidates with a log-prior bonus (docs/architecture.md, "An image-blind baseline beside every figure").
 
 The scoring functions are pure (lists of file indices in, numbers out); ``run_library_eval`` wires
 them to a model, a sound index and the clips.
