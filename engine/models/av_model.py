@@ -21,7 +21,7 @@ from torch import nn
 from engine.config import FeatureCfg, ModelCfg, from_dict, to_dict
 from engine.data.features import IMAGENET_MEAN, IMAGENET_STD, log_mel_batch, resize_frame
 from engine.errors import CheckpointError, ConfigError
-from engine.models.checkpoint import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
+from engine.models.model_file import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
 from engine.models.encoders import TowerEncoder, build_stream_encoder
 from engine.models.towers import aisfx_features
 from engine.models.losses import build_loss

@@ -18,7 +18,7 @@ from engine.evaluation import evaluate
 from engine.models import AVModel
 from engine.presets import list_presets
 from engine.training import RunOptions, train
-from engine.training.checkpoint import load_state
+from engine.training.train_state import load_state
 from engine.training.metrics_log import FIELDS, read_metrics
 from tests.engine.training_data import FEATURES, tiny_cfg, write_class_cache
 

@@ -16,16 +16,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import os
 import pickle
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.atomic import atomic_path
 from engine.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -85,18 +84,11 @@ def write_atomic(payload: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path) as tmp, tmp.open("xb") as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, (OSError, RuntimeError)):  # torch's writer reports a full disk as a RuntimeError
-            raise CheckpointError(f"could not write {path} ({write_failure(exc, path)}); the previous file is unchanged") from exc
-        raise
+    except (OSError, RuntimeError) as exc:  # torch's writer reports a full disk as a RuntimeError
+        raise CheckpointError(f"could not write {path} ({write_failure(exc, path)}); the previous file is unchanged") from exc
 
 
 def read_payload(path: Path, map_location: str = "cpu") -> dict[str, Any]:
