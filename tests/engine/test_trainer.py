@@ -19,8 +19,8 @@ from engine.evaluation import evaluate
 from engine.models import AVModel
 from engine.presets import list_presets
 from engine.training import RunOptions, train
-from engine.training.train_state import RunProgress, load_state
 from engine.training.metrics_log import FIELDS, read_metrics
+from engine.training.train_state import RunProgress, load_state
 from tests.engine.training_data import FEATURES, tiny_cfg, write_class_cache
 
 CPU = dict(device="cpu", progress=False)
@@ -110,11 +110,11 @@ def test_ft_starts_from_the_contrastive_encoders(data: Path, m5_model: Path, tmp
 
 
 def test_attention_model_learns_the_generated_set(data: Path, tmp_path: Path) -> None:
-    cfg = tiny_cfg("m5", lr=0.05, epochs=15, batch_size=12)
+    cfg = tiny_cfg("m5", lr=0.05, epochs=8, batch_size=12)  # val recall jumps at epoch 5; by 8 the test set is learnt
     res = train(cfg, data, tmp_path, RunOptions(preset="m5", **CPU))
     assert res.stop_reason == "completed" and res.best_path == tmp_path / "best.pt"
     rows = read_metrics(tmp_path / "metrics.csv")
-    assert [int(r["epoch"]) for r in rows] == list(range(1, 16))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 9))
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     model = AVModel.load(res.best_path)
     assert model.extra["preset"] == "m5" and model.extra["val_metric"] == pytest.approx(res.best_metric)
