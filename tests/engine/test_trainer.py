@@ -174,7 +174,7 @@ STATE_KEYS = {
     "format", "version", "epoch", "step_in_epoch", "global_step", "loss_sum", "loss_count", "best_metric", "bad_epochs",
     "history", "model", "optimizer", "scheduler", "scaler", "rng", "train_cfg", "features", "preset", "variant",
     "dataset", "dataset_fingerprint", "finished", "stop_reason", "world_size",
-}  # fmt: skip
+}
 
 
 def test_the_training_state_keeps_the_file_layout_of_older_versions(m5_run: Path) -> None:

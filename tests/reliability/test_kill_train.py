@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from engine.models import AVModel
-from engine.training.train_state import load_state
 from engine.training.metrics_log import read_metrics
+from engine.training.train_state import load_state
 from tests.engine.training_data import write_class_cache
 
 from .conftest import ENGINE, FAULT_POINTS, child_env, kill_restart_campaign, progress_trigger, record, run_to_end, tail
