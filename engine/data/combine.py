@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.atomic import replace_dir
-from engine.data import cache as C
+from engine.data.cache import (
+    SPLITS,
+    TMP_PREFIX,
+    FeatureCache,
+    ManifestRow,
+    remove_temporaries,
+    write_index,
+)
 from engine.errors import DatasetError
+
 
 @dataclass
 class CombineReport:
@@ -38,14 +46,14 @@ class CombineReport:
         lines = [f"combined {len(self.sources)} datasets into {self.out}: {self.seconds} s, {sum(self.split_videos.values())} videos"]
         for s in self.sources:
             lines.append(f"  {s['path']}: {s['videos']} videos, {s['seconds']} s (manifest {s['fingerprint']})")
-        lines.append("  splits: " + ", ".join(f"{k} {self.split_videos.get(k, 0)} videos / {self.split_seconds.get(k, 0)} s" for k in C.SPLITS))
+        lines.append("  splits: " + ", ".join(f"{k} {self.split_videos.get(k, 0)} videos / {self.split_seconds.get(k, 0)} s" for k in SPLITS))
         lines.append(f"  silent seconds (below each source's --silence-rms): {self.silent_seconds}")
         if self.copied_shards:
             lines.append(f"  {self.copied_shards} shards copied (symlinks not allowed here)")
         return "\n".join(lines)
 
 
-def _check_compatible(caches: Sequence[C.FeatureCache]) -> None:
+def _check_compatible(caches: Sequence[FeatureCache]) -> None:
     first = caches[0]
     for c in caches[1:]:
         if c.features != first.features:
@@ -85,7 +93,7 @@ def combine_datasets(sources: Sequence[Path | str], out: Path | str, overwrite: 
         raise DatasetError("a dataset is given twice")
     if any(out.resolve() == r.resolve() for r in roots):
         raise DatasetError(f"{out} is one of the sources; write the combined dataset to a new folder")
-    caches = [C.FeatureCache(r) for r in roots]
+    caches = [FeatureCache(r) for r in roots]
     for c in caches:
         if not c.meta.get("complete", True):
             raise DatasetError(f"{c.root}: 'foley-engine prepare' has not finished this dataset; run it again to complete it first")
@@ -94,21 +102,21 @@ def combine_datasets(sources: Sequence[Path | str], out: Path | str, overwrite: 
         raise DatasetError(f"{out} already holds a dataset; choose a new folder or pass --overwrite")
 
     out.mkdir(parents=True, exist_ok=True)
-    C.remove_temporaries(out)
+    remove_temporaries(out)
     shards = out / "shards"
-    tmp_shards = out / f"{C.TMP_PREFIX}shards.{os.getpid()}"
+    tmp_shards = out / f"{TMP_PREFIX}shards.{os.getpid()}"
     tmp_shards.mkdir()
     report = CombineReport(out=out)
-    rows: list[C.ManifestRow] = []
+    rows: list[ManifestRow] = []
     for c in caches:
         names = list(dict.fromkeys(r.shard for r in c.rows))
         for name in names:
             report.copied_shards += _link_shard(c.root / "shards" / name, tmp_shards / name)
         for r in c.rows:
-            rows.append(C.ManifestRow(len(rows), r.video_id, r.second, r.label, r.split, r.rms, r.shard, r.local))
+            rows.append(ManifestRow(len(rows), r.video_id, r.second, r.label, r.split, r.rms, r.shard, r.local))
             report.split_seconds[r.split] = report.split_seconds.get(r.split, 0) + 1
             report.silent_seconds += r.rms < float(c.meta.get("silence_rms", 1e-3))
-        for split in C.SPLITS:
+        for split in SPLITS:
             report.split_videos[split] = report.split_videos.get(split, 0) + len({r.video_id for r in c.rows if r.split == split})
         report.sources.append({"path": str(c.root.resolve()), "fingerprint": c.fingerprint, "videos": len(names), "seconds": len(c.rows)})
 
@@ -129,7 +137,7 @@ def combine_datasets(sources: Sequence[Path | str], out: Path | str, overwrite: 
         "skipped": [],
         "csv_problems": [],
     }
-    C.write_index(out, rows, meta)
+    write_index(out, rows, meta)
     return report
 
 

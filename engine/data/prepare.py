@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import FeatureCfg, from_dict, to_dict
-from engine.data import cache as C
+from engine.data.cache import FORMAT_VERSION, SPLITS, ManifestRow, commit_shard, new_shard_tmp, read_shard_meta, remove_temporaries, shard_dir, shard_name, write_index
 from engine.data.labels import LabelTable, folder_label, read_vggsound_csv
 from engine.data.media import VIDEO_EXTENSIONS
 from engine.data.splits import assign_splits, check_ratios, read_groups
@@ -76,7 +76,7 @@ class PrepareReport:
         """A few human-readable lines: totals, splits, silence, skipped files grouped by reason."""
         lines = [
             f"{self.videos} videos ({self.processed} decoded, {self.reused} reused), {self.seconds} seconds in {self.out}",
-            "splits: " + ", ".join(f"{s} {self.split_videos.get(s, 0)} videos / {self.split_seconds.get(s, 0)} s" for s in C.SPLITS),
+            "splits: " + ", ".join(f"{s} {self.split_videos.get(s, 0)} videos / {self.split_seconds.get(s, 0)} s" for s in SPLITS),
             f"silent seconds (RMS < {self.silence_rms:g}): {self.silent_seconds} of {self.seconds}"
             + (f" ({100.0 * self.silent_seconds / self.seconds:.0f}%)" if self.seconds else ""),
         ]
@@ -173,7 +173,7 @@ def _collect(videos: Path, labels: LabelTable | None) -> tuple[list[_Video], lis
             skipped.append(Skipped(str(p), "not readable (permission denied)"))
             continue
         seen[video_id] = p
-        out.append(_Video(p, video_id, C.shard_name(video_id), label, fixed, st.st_size, st.st_mtime_ns))
+        out.append(_Video(p, video_id, shard_name(video_id), label, fixed, st.st_size, st.st_mtime_ns))
     return out, skipped
 
 
@@ -199,7 +199,7 @@ def _init_worker() -> None:
 def _shard_is_current(meta: dict[str, Any] | None, v: _Video, features: dict[str, Any]) -> bool:
     return (
         meta is not None
-        and meta.get("format_version") == C.FORMAT_VERSION
+        and meta.get("format_version") == FORMAT_VERSION
         and meta.get("video_id") == v.video_id
         and meta.get("size") == v.size
         and meta.get("mtime_ns") == v.mtime_ns
@@ -234,7 +234,7 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
         if n < 1:
             return {"ok": False, "reason": f"shorter than 1 s (picture {video_s:.2f} s, sound {audio_s:.2f} s)"}
         t_audio = time.perf_counter()
-        tmp = C.new_shard_tmp(out, v.shard)
+        tmp = new_shard_tmp(out, v.shard)
         size = cfg.image_size
         frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
         _reserve(tmp / "frames.npy")
@@ -259,7 +259,7 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
         np.save(tmp / "rms.npy", levels)
         t_mels = time.perf_counter()
         meta = {
-            "format_version": C.FORMAT_VERSION,
+            "format_version": FORMAT_VERSION,
             "video_id": v.video_id,
             "source": str(v.path),
             "size": v.size,
@@ -270,7 +270,7 @@ def process_video(v: _Video, out: Path, features: dict[str, Any]) -> dict[str, A
             "features": features,
             "timing_s": {"audio": round(t_audio - t0, 3), "frames": round(t_frames - t_audio, 3), "mels": round(t_mels - t_frames, 3)},
         }
-        C.commit_shard(out, v.shard, tmp, meta)
+        commit_shard(out, v.shard, tmp, meta)
         result: dict[str, Any] = {"ok": True, "seconds": n, "duration": min(video_s, audio_s)}
         expected = max(info.audio_duration, info.video_duration, info.duration)
         if expected - min(video_s, audio_s) > 1.0:  # e.g. a download cut short: the container promised more
@@ -351,12 +351,12 @@ def prepare_dataset(
     fdict = to_dict(features)
 
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    if n := C.remove_temporaries(out):
+    if n := remove_temporaries(out):
         log.info("removed %d half-written files of an interrupted run", n)
     done: dict[str, _Video] = {}
     jobs: list[_Video] = []
     for v in candidates:
-        if _shard_is_current(C.read_shard_meta(out, v.shard), v, fdict):
+        if _shard_is_current(read_shard_meta(out, v.shard), v, fdict):
             done[v.video_id] = v
         else:
             jobs.append(v)
@@ -445,21 +445,21 @@ def _run(jobs: list[_Video], out: Path, features: dict[str, Any], workers: int, 
 
 def _write_index(out: Path, done: dict[str, _Video], splits: dict[str, str], report: PrepareReport, meta: dict[str, Any]) -> None:
     """Rebuild the manifest from the complete shards (video id order) and fill the report's totals."""
-    rows: list[C.ManifestRow] = []
+    rows: list[ManifestRow] = []
     split_videos: Counter[str] = Counter()
     split_seconds: Counter[str] = Counter()
     for video_id in sorted(done):
         v = done[video_id]
-        levels = np.load(C.shard_dir(out, v.shard) / "rms.npy")
+        levels = np.load(shard_dir(out, v.shard) / "rms.npy")
         split = splits[video_id]
         split_videos[split] += 1
         split_seconds[split] += len(levels)
         for k, level in enumerate(levels):
-            rows.append(C.ManifestRow(len(rows), video_id, k, v.label, split, float(level), v.shard, k))
+            rows.append(ManifestRow(len(rows), video_id, k, v.label, split, float(level), v.shard, k))
     report.seconds = len(rows)
     report.silent_seconds = sum(r.rms < report.silence_rms for r in rows)
     report.split_videos, report.split_seconds = dict(split_videos), dict(split_seconds)
-    C.write_index(out, rows, {
+    write_index(out, rows, {
         **meta,
         "videos_in_dataset": len(done),
         "split_videos": report.split_videos,

@@ -220,7 +220,7 @@ def write_feature_cache(
     (default: 60 % train, 20 % val, 20 % test, at least one video each when there are three).
     """
     from engine.config import FeatureCfg, to_dict
-    from engine.data import cache as C
+    from engine.data.cache import ManifestRow, write_index
 
     cfg = FeatureCfg()
     root = Path(root)
@@ -231,15 +231,15 @@ def write_feature_cache(
         n_test = max(1, round(0.2 * n_videos)) if n_videos >= 3 else 0
         n_val = max(1, round(0.2 * n_videos)) if n_videos >= 3 else 0
         splits = ["train"] * (n_videos - n_val - n_test) + ["val"] * n_val + ["test"] * n_test
-    rows: list[C.ManifestRow] = []
+    rows: list[ManifestRow] = []
     for v, (n, split) in enumerate(zip(lengths, splits)):
         video_id = f"vid{v:03d}"
         label = CLASSES[v % len(CLASSES)] if labelled else ""
         events = [None if rng.random() < silent_ratio else (label if labelled and rng.random() < 0.5 else str(rng.choice(CLASSES))) for _ in range(n)]
         name, levels = write_feature_shard(root, video_id, events, rng, cfg, noise=1e-4)
         for k in range(n):
-            rows.append(C.ManifestRow(len(rows), video_id, k, label, split, float(levels[k]), name, k))
-    C.write_index(root, rows, {"features": to_dict(cfg), "source": "synthetic.write_feature_cache", "seed": seed})
+            rows.append(ManifestRow(len(rows), video_id, k, label, split, float(levels[k]), name, k))
+    write_index(root, rows, {"features": to_dict(cfg), "source": "synthetic.write_feature_cache", "seed": seed})
     return root
 
 
@@ -250,7 +250,7 @@ def write_feature_shard(root: Path, video_id: str, events: Sequence[str | None],
     Second k shows ``events[k]``'s shape at a random position and holds its sound; ``None`` is blank
     and silent. Room noise of standard deviation ``noise`` is added to the whole track.
     """
-    from engine.data import cache as C
+    from engine.data.cache import commit_shard, new_shard_tmp, shard_name
     from engine.data.features import clips_from_wave, log_mel_batch, rms
 
     n, s = len(events), cfg.image_size
@@ -263,11 +263,11 @@ def write_feature_shard(root: Path, video_id: str, events: Sequence[str | None],
     wave += rng.normal(0, noise, wave.shape).astype(np.float32)
     clips = clips_from_wave(wave, np.arange(n), cfg)
     levels = rms(clips).astype(np.float32)
-    name = C.shard_name(video_id)
-    tmp = C.new_shard_tmp(Path(root), name)
+    name = shard_name(video_id)
+    tmp = new_shard_tmp(Path(root), name)
     np.save(tmp / "frames.npy", frames)
     np.save(tmp / "mels.npy", log_mel_batch(clips, cfg))
     np.save(tmp / "rms.npy", levels)
-    C.commit_shard(Path(root), name, tmp, {"video_id": video_id, "seconds": n, "events": [e or "" for e in events]})
+    commit_shard(Path(root), name, tmp, {"video_id": video_id, "seconds": n, "events": [e or "" for e in events]})
     return name, levels
 

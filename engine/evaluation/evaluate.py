@@ -21,11 +21,11 @@ import torch
 
 from engine.atomic import atomic_write_text
 from engine.config import to_dict
-from engine.data import pairs as P
 from engine.data.cache import FeatureCache
+from engine.data.pairs import eval_pairs, search_list
 from engine.data.tower_cache import clip_mels
 from engine.errors import CheckpointError
-from engine.evaluation import metrics as M
+from engine.evaluation.metrics import chance_metrics, correlation_accuracy, pairwise_distances, ranking_metrics, roc_auc, typicality
 from engine.evaluation.report import EVAL_FILE, REPORT_FILE, render
 from engine.training.ddp import choose_device
 
@@ -85,34 +85,34 @@ def evaluate(
     kw = dict(skip_silent=skip_silent, silence_rms=silence_rms)
 
     # (a) correlation accuracy on balanced pairs
-    pairs = P.eval_pairs(cache, split, n_pairs, seed, negatives=negatives, min_gap_s=min_gap_s, **kw)
+    pairs = eval_pairs(cache, split, n_pairs, seed, negatives=negatives, min_gap_s=min_gap_s, **kw)
     ev = torch.from_numpy(_embed(model, cache, pairs[:, 0], "frames")).to(dev)
     ea = torch.from_numpy(_embed(model, cache, pairs[:, 1], "audio")).to(dev)
     with torch.no_grad():
         logits = model.correlation_logits(ev, ea).float().cpu().numpy()
-    corr = M.correlation_accuracy(logits, pairs[:, 2])
-    auc = M.roc_auc(logits, pairs[:, 2]) if 0 < pairs[:, 2].sum() < len(pairs) else None
+    corr = correlation_accuracy(logits, pairs[:, 2])
+    auc = roc_auc(logits, pairs[:, 2]) if 0 < pairs[:, 2].sum() < len(pairs) else None
 
     # (b) recommendation over the split's search list
-    rows = P.search_list(cache, split, per_video=per_video, seed=seed, **kw)
+    rows = search_list(cache, split, per_video=per_video, seed=seed, **kw)
     v = _embed(model, cache, rows, "frames")
     a = _embed(model, cache, rows, "audio")
     labels = cache.labels[rows].astype(str)
     labelled = bool(np.all(labels != ""))
     targets = np.arange(len(rows))
-    dist = M.pairwise_distances(v, a)  # (n, n): frame i vs clip j
-    model_block = M.ranking_metrics(dist, targets, labels if labelled else None)
-    chance = M.chance_metrics(len(rows), targets, labels if labelled else None)
+    dist = pairwise_distances(v, a)  # (n, n): frame i vs clip j
+    model_block = ranking_metrics(dist, targets, labels if labelled else None)
+    chance = chance_metrics(len(rows), targets, labels if labelled else None)
 
     train_rows = cache.indices("train")
     if train_rows.size >= 2:
         rng = np.random.default_rng(seed + 7)
         ref_rows = np.sort(rng.choice(train_rows, size=min(BLIND_REFERENCE, train_rows.size), replace=False))
-        score = M.typicality(a, _embed(model, cache, ref_rows, "audio"))
-        blind = M.ranking_metrics(np.broadcast_to(-score, dist.shape), targets, labels if labelled else None)
+        score = typicality(a, _embed(model, cache, ref_rows, "audio"))
+        blind = ranking_metrics(np.broadcast_to(-score, dist.shape), targets, labels if labelled else None)
         log_prior = np.log(np.maximum(score, 1e-300))
         with_prior = (
-            M.ranking_metrics(dist - prior_weight * log_prior[None, :], targets, labels if labelled else None) if prior_weight > 0 else None
+            ranking_metrics(dist - prior_weight * log_prior[None, :], targets, labels if labelled else None) if prior_weight > 0 else None
         )
     else:
         blind = with_prior = None

@@ -15,17 +15,17 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import interpolate
 
 from engine.config import FeatureCfg, ModelCfg, from_dict, to_dict
 from engine.data.features import IMAGENET_MEAN, IMAGENET_STD, log_mel_batch, resize_frame
 from engine.errors import CheckpointError, ConfigError
-from engine.models.checkpoint import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
 from engine.models.encoders import TowerEncoder, build_stream_encoder
-from engine.models.towers import aisfx_features
 from engine.models.losses import build_loss
+from engine.models.model_file import FORMAT, VERSION, check_extra, read_payload, weights_hash, write_atomic
 from engine.models.projectors import build_projector, pair_distance
+from engine.models.towers import aisfx_features
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class AVModel(nn.Module):
         x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, H, W)
         s = self.cfg.image_size
         if x.shape[-2:] != (s, s):
-            x = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+            x = interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
         return (x - self._mean) / self._std
 
     def prepare_mels(self, mels: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import conv2d, normalize
 
 from engine.errors import ConfigError
 from engine.models.blocks import ConvTrunk, init_weights
@@ -39,7 +39,7 @@ class BaselineEncoder(nn.Module):
     def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         top = self.trunk(x)[-1]  # (B, C, h, w)
         pooled = torch.amax(top, dim=(2, 3))  # (B, C)
-        return F.normalize(self.fc(pooled), dim=-1), []  # (B, D)
+        return normalize(self.fc(pooled), dim=-1), []  # (B, D)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_maps(x)[0]
@@ -72,7 +72,7 @@ class AttentionLevel(nn.Module):
             shift = g + self.project.bias  # (B, C_g)
         else:
             u_eff = u
-        scores = F.conv2d(l, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
+        scores = conv2d(l, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
         scores = scores + (shift @ u.t()).view(b, 1, 1, 1) + self.score.bias.view(1, 1, 1, 1)
         attn = torch.softmax(scores.reshape(b, h * w), dim=-1)  # (B, h*w), sums to 1
         feat = torch.bmm(l.reshape(b, c_l, h * w), attn.unsqueeze(-1)).squeeze(-1)  # (B, C_l)
@@ -107,7 +107,7 @@ class AttentionEncoder(nn.Module):
             attended.append(a_feat)
             maps.append(a_map)
         g_att = torch.cat(attended, dim=-1)  # (B, sum C_i)
-        return F.normalize(self.project(g_att), dim=-1), maps  # (B, D)
+        return normalize(self.project(g_att), dim=-1), maps  # (B, D)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_maps(x)[0]
@@ -194,7 +194,7 @@ class PretrainedVisionEncoder(TowerEncoder):
         feats = feats.float()
         g = feats.mean(dim=(2, 3))  # (B, C) global feature
         attended, attn = self.attention(feats, g)  # (B, C), (B, h, w)
-        return F.normalize(self.project(self.drop(attended)), dim=-1), [attn]
+        return normalize(self.project(self.drop(attended)), dim=-1), [attn]
 
 
 class PretrainedAudioEncoder(TowerEncoder):
@@ -211,7 +211,7 @@ class PretrainedAudioEncoder(TowerEncoder):
             self.project = nn.Linear(AISFX_DIM, embed_dim)
 
     def head_with_maps(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return F.normalize(self.project(self.drop(feats.float())), dim=-1), []
+        return normalize(self.project(self.drop(feats.float())), dim=-1), []
 
 
 def build_stream_encoder(cfg, stream: str) -> nn.Module:

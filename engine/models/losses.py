@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy, normalize
 
 from engine.config import ModelCfg
 from engine.errors import ConfigError
@@ -29,8 +29,8 @@ def margin_contrastive(dist: torch.Tensor, labels: torch.Tensor, margin: float) 
 
 def similarity_logits(zv: torch.Tensor, za: torch.Tensor, temperature: float) -> torch.Tensor:
     """Cosine similarity of every frame with every audio in the batch over ``tau``: ``(N, N)``."""
-    zv = F.normalize(zv.float(), dim=-1)
-    za = F.normalize(za.float(), dim=-1)
+    zv = normalize(zv.float(), dim=-1)
+    za = normalize(za.float(), dim=-1)
     return zv @ za.t() / temperature  # row i: frame i against audios 0..N-1
 
 
@@ -44,7 +44,7 @@ def info_nce(zv: torch.Tensor, za: torch.Tensor, temperature: float) -> torch.Te
     _check_batch(zv.shape[0])
     logits = similarity_logits(zv, za, temperature)  # (N, N)
     target = torch.arange(logits.shape[0], device=logits.device)
-    return F.cross_entropy(logits, target)
+    return cross_entropy(logits, target)
 
 
 def nt_xent(zv: torch.Tensor, za: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -66,7 +66,7 @@ class BCELoss(nn.Module):
         if labels is None:
             raise ValueError(f"{type(self).__name__} needs labels (1 = correlated pair, 0 = not)")
         logits = projector(ev, ea)  # (B,)
-        return F.binary_cross_entropy_with_logits(logits, labels.float()), logits
+        return binary_cross_entropy_with_logits(logits, labels.float()), logits
 
 
 class BCEMarginLoss(BCELoss):

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import max_pool2d, relu
 
 from engine.config import FeatureCfg
 from engine.errors import CheckpointError, ConfigError
@@ -122,9 +122,9 @@ class _ConvBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
 
     def forward(self, x: torch.Tensor, pool: int) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return F.max_pool2d(x, pool) if pool > 1 else x
+        x = relu(self.bn1(self.conv1(x)))
+        x = relu(self.bn2(self.conv2(x)))
+        return max_pool2d(x, pool) if pool > 1 else x
 
 
 class AisfxNet(nn.Module):

@@ -16,8 +16,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.config import TrainCfg
-from engine.data import pairs as P
 from engine.data.cache import FeatureCache
+from engine.data.pairs import PairDataset, RowDataset, balanced_pairs, contrastive_batches, shard
 from engine.training.ddp import DistInfo
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,13 @@ def epoch_batches(cache: FeatureCache, cfg: TrainCfg, epoch: int, info: DistInfo
     seed = epoch_seed(cfg.seed, epoch)
     kw = dict(skip_silent=cfg.skip_silent, silence_rms=cfg.silence_rms)
     if cfg.model.contrastive:
-        batches = P.contrastive_batches(cache, "train", cfg.batch_size, seed, **kw)
+        batches = contrastive_batches(cache, "train", cfg.batch_size, seed, **kw)
         if cfg.pairs_per_epoch:
             batches = batches[: max(1, math.ceil(cfg.pairs_per_epoch / cfg.batch_size))]
-        return list(P.shard(batches, info.rank, info.world_size)), True
+        return list(shard(batches, info.rank, info.world_size)), True
     n = cfg.pairs_per_epoch or int(cache.indices("train").size)
-    pairs = P.balanced_pairs(cache, "train", max(2, n), seed, cfg.negatives, cfg.min_gap_s, **kw)
-    pairs = P.shard(pairs, info.rank, info.world_size)
+    pairs = balanced_pairs(cache, "train", max(2, n), seed, cfg.negatives, cfg.min_gap_s, **kw)
+    pairs = shard(pairs, info.rank, info.world_size)
     batches = [pairs[a : a + cfg.batch_size] for a in range(0, len(pairs), cfg.batch_size)]
     return [b for b in batches if len(b) >= 2], False  # BatchNorm needs two samples
 
@@ -60,8 +60,8 @@ def make_loader(cache: FeatureCache, cfg: TrainCfg, batches: list[np.ndarray], c
         pin_memory=device.type == "cuda",
     )
     if contrastive:
-        return DataLoader(P.RowDataset(cache), batch_sampler=[b.tolist() for b in batches], **common)
+        return DataLoader(RowDataset(cache), batch_sampler=[b.tolist() for b in batches], **common)
     flat = np.concatenate(batches) if batches else np.zeros((0, 3), np.int64)
     sizes = np.cumsum([0] + [len(b) for b in batches])
     sampler = [list(range(sizes[i], sizes[i + 1])) for i in range(len(batches))]
-    return DataLoader(P.PairDataset(cache, flat), batch_sampler=sampler, **common)
+    return DataLoader(PairDataset(cache, flat), batch_sampler=sampler, **common)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -29,14 +28,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.atomic import atomic_write_text
 from engine.config import TrainCfg, from_dict, to_dict
 from engine.data.cache import FeatureCache
 from engine.errors import CheckpointError, ConfigError, DatasetError, EngineError
-from engine.training import checkpoint as ckpt
+from engine.training import train_state
 from engine.training.batches import epoch_batches, make_loader
 from engine.training.ddp import DistInfo, all_mean, broadcast_floats, init_distributed
 from engine.training.interrupts import StopRequest
 from engine.training.metrics_log import MetricsLog
+from engine.training.train_state import BEST, LAST, RunProgress
 from engine.training.validation import Validator
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class TrainResult:
 
 def stored_config(run_dir: Path) -> tuple[TrainCfg, dict[str, Any]]:
     """The TrainCfg and run info (preset, variant, dataset) saved in ``RUN/last.pt``."""
-    state = ckpt.load_state(Path(run_dir) / ckpt.LAST)
+    state = train_state.load_state(Path(run_dir) / LAST)
     return from_dict(TrainCfg, state["train_cfg"]), {k: state.get(k) for k in ("preset", "variant", "dataset", "dataset_fingerprint")}
 
 
@@ -125,11 +126,11 @@ class Trainer:
 
     # ---------------------------------------------------------------- set-up
     def _check_run_dir(self) -> dict[str, Any] | None:
-        last = self.out / ckpt.LAST
+        last = self.out / LAST
         if self.opts.resume:
             if not last.exists():
                 raise CheckpointError(f"nothing to resume: {last} does not exist; start the run without --resume")
-            return ckpt.load_state(last)
+            return train_state.load_state(last)
         if last.exists():
             raise ConfigError(f"{self.out} already holds a training run; pass --resume to continue it, or choose another --out")
         return None
@@ -137,7 +138,7 @@ class Trainer:
     def _check_resume(self, state: dict[str, Any], cache: FeatureCache) -> None:
         if state.get("dataset_fingerprint") != cache.fingerprint:
             raise DatasetError(
-                f"{self.out / ckpt.LAST} was trained on dataset {state.get('dataset_fingerprint')} ({state.get('dataset')}), "
+                f"{self.out / LAST} was trained on dataset {state.get('dataset_fingerprint')} ({state.get('dataset')}), "
                 f"but {self.data} is {cache.fingerprint}; resume on the same prepared dataset or start a new --out"
             )
         stored = from_dict(TrainCfg, state["train_cfg"])
@@ -148,7 +149,7 @@ class Trainer:
                 "resume with the run's settings (omit those options) or start a new --out"
             )
         if state.get("features") != to_dict(cache.features):
-            raise CheckpointError(f"{self.out / ckpt.LAST}: feature settings differ from the dataset's; start a new --out")
+            raise CheckpointError(f"{self.out / LAST}: feature settings differ from the dataset's; start a new --out")
 
     def _build_model(self, cache: FeatureCache, device: torch.device, fresh: bool) -> nn.Module:
         from engine.models import AVModel
@@ -187,11 +188,13 @@ class Trainer:
             self._check_resume(state, cache)
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            if n := ckpt.remove_temporaries(self.out):  # a killed run's half-written checkpoints
+            if n := train_state.remove_temporaries(self.out):  # a killed run's half-written checkpoints
                 log.info("removed %d half-written checkpoint files of an interrupted run", n)
-        if state is not None and state.get("finished") and self._still_finished(state):
-            log.info("%s already finished (%s); nothing to do (raise --epochs or --early-stop-patience to go on)", self.out, state.get("stop_reason"))
-            return self._result(state, state.get("stop_reason", "completed"), already=True)
+        if state is not None and state.get("finished"):
+            done = RunProgress.from_state(state)
+            if self._still_finished(done, state.get("stop_reason")):
+                log.info("%s already finished (%s); nothing to do (raise --epochs or --early-stop-patience to go on)", self.out, state.get("stop_reason"))
+                return self._result(done, state.get("stop_reason", "completed"), already=True)
         if state is not None and state.get("world_size", 1) != info.world_size and info.is_main:
             log.warning("resuming a %s-process run with %d processes: the data shards differ, so the run is not an exact continuation", state.get("world_size"), info.world_size)
         prev_det = torch.are_deterministic_algorithms_enabled()
@@ -205,11 +208,11 @@ class Trainer:
         finally:
             torch.use_deterministic_algorithms(prev_det)
 
-    def _still_finished(self, state: dict[str, Any]) -> bool:
+    def _still_finished(self, progress: RunProgress, stop_reason: str | None) -> bool:
         """A finished run stays finished unless a resume raised ``epochs`` or the early-stop patience."""
-        if state.get("stop_reason") == "early_stop":
-            return state["bad_epochs"] >= self.cfg.early_stop_patience or state["epoch"] >= self.cfg.epochs
-        return state["epoch"] >= self.cfg.epochs
+        if stop_reason == "early_stop":
+            return progress.bad_epochs >= self.cfg.early_stop_patience or progress.epoch >= self.cfg.epochs
+        return progress.epoch >= self.cfg.epochs
 
     def _run(self, info: DistInfo, device: torch.device, cache: FeatureCache, state: dict[str, Any] | None) -> TrainResult:
         cfg = self.cfg
@@ -225,7 +228,7 @@ class Trainer:
         if info.enabled:
             step_mod = nn.parallel.DistributedDataParallel(step_mod, device_ids=[device.index] if device.type == "cuda" else None)
 
-        c = self._counters(state)
+        progress = RunProgress() if state is None else RunProgress.from_state(state)
         if state is not None:
             try:
                 model.load_state_dict(state["model"])
@@ -234,70 +237,70 @@ class Trainer:
                 if amp and state.get("scaler"):
                     scaler.load_state_dict(state["scaler"])
             except (RuntimeError, KeyError, ValueError) as exc:
-                raise CheckpointError(f"{self.out / ckpt.LAST}: does not fit this model ({exc}); start a new --out") from exc
-            ckpt.set_rng_state(state["rng"])
+                raise CheckpointError(f"{self.out / LAST}: does not fit this model ({exc}); start a new --out") from exc
+            train_state.set_rng_state(state["rng"])
             if info.is_main:
-                log.info("resuming %s at epoch %d, step %d of the epoch (global step %d)", self.out, c["epoch"] + 1, c["step_in_epoch"], c["global_step"])
+                log.info("resuming %s at epoch %d, step %d of the epoch (global step %d)", self.out, progress.epoch + 1, progress.step_in_epoch, progress.global_step)
         elif info.is_main:
             self._write_config(cache)
 
-        metrics = MetricsLog(self.out, enabled=info.is_main, history=c["history"])
+        metrics = MetricsLog(self.out, enabled=info.is_main, history=progress.history)
         last_save = time.monotonic()
 
         def save(finished: bool = False, reason: str = "") -> None:
             nonlocal last_save
             if info.is_main:
-                ckpt.save_state(self.out / ckpt.LAST, self._state(model, opt, sched, scaler, cache, c, finished, reason))
+                train_state.save_state(self.out / LAST, self._state(model, opt, sched, scaler, cache, progress, finished, reason))
             last_save = time.monotonic()
 
         reason = "completed"
         try:
-            while c["epoch"] < cfg.epochs:
-                epoch = c["epoch"]
+            while progress.epoch < cfg.epochs:
+                epoch = progress.epoch
                 batches, contrastive = epoch_batches(cache, cfg, epoch, info)
                 n_steps = len(batches)
                 if n_steps == 0:
                     raise DatasetError(f"{self.data}: not enough training seconds for one batch of {cfg.batch_size}")
                 t0 = time.monotonic()
                 model.train()
-                loader = make_loader(cache, cfg, batches[c["step_in_epoch"] :], contrastive, epoch, device)
-                bar = _progress(n_steps, c["step_in_epoch"], f"epoch {epoch + 1}/{cfg.epochs}", self.opts.progress and info.is_main)
+                loader = make_loader(cache, cfg, batches[progress.step_in_epoch :], contrastive, epoch, device)
+                bar = _progress(n_steps, progress.step_in_epoch, f"epoch {epoch + 1}/{cfg.epochs}", self.opts.progress and info.is_main)
                 for batch in loader:
                     loss = self._step(step_mod, opt, scaler, batch, contrastive, device, amp)
                     stop = self._stop.requested
                     if info.enabled:  # mean loss, and stop together when any rank got a signal
                         loss_sum, n_stop = all_mean(loss, int(stop), info, device)
                         loss, stop = loss_sum / info.world_size, n_stop > 0
-                    c["global_step"] += 1
-                    c["step_in_epoch"] += 1
-                    c["loss_sum"] += loss
-                    c["loss_count"] += 1
+                    progress.global_step += 1
+                    progress.step_in_epoch += 1
+                    progress.loss_sum += loss
+                    progress.loss_count += 1
                     bar.update(1)
-                    bar.set_postfix(loss=f"{c['loss_sum'] / c['loss_count']:.4f}", lr=f"{opt.param_groups[0]['lr']:.2g}")
+                    bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}", lr=f"{opt.param_groups[0]['lr']:.2g}")
                     if self.on_step is not None:
-                        self.on_step(c["global_step"], loss)
-                    if self.opts.max_steps is not None and c["global_step"] >= self.opts.max_steps:
+                        self.on_step(progress.global_step, loss)
+                    if self.opts.max_steps is not None and progress.global_step >= self.opts.max_steps:
                         reason = "max_steps"
                         break
                     if stop or (self._stop.requested and not info.enabled):  # DDP ranks agree one step later
                         reason = "interrupted"
                         if info.is_main:
-                            log.info("interrupted: checkpoint at step %d; continue with --resume", c["global_step"])
+                            log.info("interrupted: checkpoint at step %d; continue with --resume", progress.global_step)
                         break
-                    if c["step_in_epoch"] < n_steps and self._checkpoint_due(c["global_step"], last_save):
+                    if progress.step_in_epoch < n_steps and self._checkpoint_due(progress.global_step, last_save):
                         save()
                 bar.close()
-                if reason in PAUSES and c["step_in_epoch"] < n_steps:
+                if reason in PAUSES and progress.step_in_epoch < n_steps:
                     save()
                     break
-                self._end_epoch(model, opt, sched, validator, info, device, c, metrics, time.monotonic() - t0)
+                self._end_epoch(model, opt, sched, validator, info, device, progress, metrics, time.monotonic() - t0)
                 save()
                 if info.is_main:
-                    metrics.append(c["history"][-1])
-                if c["bad_epochs"] >= cfg.early_stop_patience:
+                    metrics.append(progress.history[-1])
+                if progress.bad_epochs >= cfg.early_stop_patience:
                     reason = "early_stop"
                     if info.is_main:
-                        log.info("early stop: no improvement for %d epochs", c["bad_epochs"])
+                        log.info("early stop: no improvement for %d epochs", progress.bad_epochs)
                     break
                 if reason in PAUSES:
                     break
@@ -305,7 +308,7 @@ class Trainer:
                 save(finished=True, reason=reason)
         finally:
             metrics.close()
-        return self._result({**c, "finished": reason not in PAUSES}, reason)
+        return self._result(progress, reason)
 
     def _checkpoint_due(self, step: int, last_save: float) -> bool:
         o = self.opts
@@ -327,9 +330,8 @@ class Trainer:
         scaler.update()
         return float(loss.detach())
 
-    def _end_epoch(self, model, opt, sched, validator, info, device, c, metrics, seconds) -> None:  # noqa: ANN001
+    def _end_epoch(self, model, opt, sched, validator, info, device, progress: RunProgress, metrics, seconds) -> None:  # noqa: ANN001
         """Validate (rank 0), then LR decay, best model, early-stop counter and the history row."""
-        cfg = self.cfg
         if info.is_main:
             v = validator(model)
             vals = [v.corr_acc, v.recall[1], v.recall[5], v.recall[10], v.metric, v.threshold if v.threshold is not None else math.nan]
@@ -339,21 +341,21 @@ class Trainer:
         if model.cfg.contrastive:
             with torch.no_grad():
                 model.threshold.fill_(threshold)
-        loss_sum, count = c["loss_sum"], max(1, c["loss_count"])
+        loss_sum, count = progress.loss_sum, max(1, progress.loss_count)
         sched.step(metric)
-        improved = metric > c["best_metric"]
+        improved = metric > progress.best_metric
         if improved:
-            c["best_metric"], c["bad_epochs"] = metric, 0
+            progress.best_metric, progress.bad_epochs = metric, 0
             if info.is_main:
-                model.save(self.out / ckpt.BEST, extra=self._best_extra(c, corr, {1: r1, 5: r5, 10: r10}, metric, threshold))
+                model.save(self.out / BEST, extra=self._best_extra(progress, corr, {1: r1, 5: r5, 10: r10}, metric, threshold))
         else:
-            c["bad_epochs"] += 1
-        c["epoch"] += 1
-        c["step_in_epoch"], c["loss_sum"], c["loss_count"] = 0, 0.0, 0
-        c["history"].append(
+            progress.bad_epochs += 1
+        progress.epoch += 1
+        progress.step_in_epoch, progress.loss_sum, progress.loss_count = 0, 0.0, 0
+        progress.history.append(
             {
-                "epoch": c["epoch"],
-                "step": c["global_step"],
+                "epoch": progress.epoch,
+                "step": progress.global_step,
                 "lr": float(opt.param_groups[0]["lr"]),
                 "train_loss": loss_sum / count,
                 "val_corr_acc": corr,
@@ -367,24 +369,18 @@ class Trainer:
             }
         )
         if info.is_main:
-            log.info("epoch %d: loss %.4f, val corr acc %.3f, val recall@1/5/10 %.3f/%.3f/%.3f%s", c["epoch"], loss_sum / count, corr, r1, r5, r10, " (best)" if improved else "")
+            log.info("epoch %d: loss %.4f, val corr acc %.3f, val recall@1/5/10 %.3f/%.3f/%.3f%s", progress.epoch, loss_sum / count, corr, r1, r5, r10, " (best)" if improved else "")
 
     # ---------------------------------------------------------------- state
-    @staticmethod
-    def _counters(state: dict[str, Any] | None) -> dict[str, Any]:
-        keys = ("epoch", "step_in_epoch", "global_step", "loss_sum", "loss_count", "best_metric", "bad_epochs", "history")
-        if state is None:
-            return {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "loss_sum": 0.0, "loss_count": 0, "best_metric": -math.inf, "bad_epochs": 0, "history": []}
-        return {k: state[k] for k in keys}
-
-    def _state(self, model, opt, sched, scaler, cache: FeatureCache, c: dict[str, Any], finished: bool, reason: str) -> dict[str, Any]:  # noqa: ANN001
+    def _state(self, model, opt, sched, scaler, cache: FeatureCache, progress: RunProgress, finished: bool, reason: str) -> dict[str, Any]:  # noqa: ANN001
+        """The dict ``last.pt`` stores: the progress as flat keys (the file layout of every version), weights, RNG, run info."""
         return {
-            **{k: v for k, v in c.items()},
+            **progress.to_state(),
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
             "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-            "rng": ckpt.rng_state(),
+            "rng": train_state.rng_state(),
             "train_cfg": to_dict(self.cfg),
             "features": to_dict(cache.features),
             "preset": self.opts.preset,
@@ -396,12 +392,12 @@ class Trainer:
             "world_size": self._world_size,
         }
 
-    def _best_extra(self, c: dict[str, Any], corr: float, recall: dict[int, float], metric: float, threshold: float) -> dict[str, Any]:
+    def _best_extra(self, progress: RunProgress, corr: float, recall: dict[int, float], metric: float, threshold: float) -> dict[str, Any]:
         return {
             "preset": self.opts.preset,
             "variant": self.opts.variant,
-            "epoch": c["epoch"] + 1,
-            "global_step": c["global_step"],
+            "epoch": progress.epoch + 1,
+            "global_step": progress.global_step,
             "val_metric": metric,
             "val_metric_name": "val_mean_recall@1/5/10" if self.cfg.model.contrastive else "val_corr_acc",
             "val_corr_acc": corr,
@@ -414,19 +410,17 @@ class Trainer:
 
     def _write_config(self, cache: FeatureCache) -> None:
         info = {"preset": self.opts.preset, "variant": self.opts.variant, "dataset": str(self.data), "dataset_fingerprint": cache.fingerprint, "train_cfg": to_dict(self.cfg)}
-        tmp = self.out / "config.json.tmp"
-        tmp.write_text(json.dumps(info, indent=2))
-        os.replace(tmp, self.out / "config.json")
+        atomic_write_text(self.out / "config.json", json.dumps(info, indent=2))
 
-    def _result(self, c: dict[str, Any], reason: str, already: bool = False) -> TrainResult:
-        best = self.out / ckpt.BEST
+    def _result(self, progress: RunProgress, reason: str, already: bool = False) -> TrainResult:
+        best = self.out / BEST
         return TrainResult(
             run_dir=self.out,
             best_path=best if best.exists() else None,
-            last_path=self.out / ckpt.LAST,
-            epochs_done=int(c["epoch"]),
-            global_step=int(c["global_step"]),
-            best_metric=float(c["best_metric"]),
+            last_path=self.out / LAST,
+            epochs_done=int(progress.epoch),
+            global_step=int(progress.global_step),
+            best_metric=float(progress.best_metric),
             stop_reason="already_finished" if already else reason,
         )
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from engine.config import TrainCfg
-from engine.data import pairs as P
 from engine.data.cache import FeatureCache
+from engine.data.pairs import eval_pairs, search_list
 from engine.errors import DatasetError
 from engine.evaluation.embed import encode_rows
 from engine.evaluation.metrics import best_threshold, correlation_accuracy, pairwise_distances, ranking_metrics
@@ -45,10 +45,10 @@ class Validator:
             )
         self.cache, self.cfg, self.device = cache, cfg, device
         kw = dict(skip_silent=cfg.skip_silent, silence_rms=cfg.silence_rms)
-        self.pairs = P.eval_pairs(cache, "val", cfg.val_pairs, seed=cfg.seed + 1, negatives=cfg.negatives, min_gap_s=cfg.min_gap_s, **kw)
+        self.pairs = eval_pairs(cache, "val", cfg.val_pairs, seed=cfg.seed + 1, negatives=cfg.negatives, min_gap_s=cfg.min_gap_s, **kw)
         n_videos = np.unique(cache.video_ids[val]).size
         per_video = max(1, math.ceil(list_size / n_videos))
-        self.rows = P.search_list(cache, "val", per_video=per_video, seed=cfg.seed + 2, **kw)
+        self.rows = search_list(cache, "val", per_video=per_video, seed=cfg.seed + 2, **kw)
 
     @torch.no_grad()
     def __call__(self, model: torch.nn.Module) -> ValResult:

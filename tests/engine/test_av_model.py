@@ -14,7 +14,7 @@ import torch
 from engine.config import FeatureCfg, to_dict
 from engine.errors import CheckpointError, EngineError
 from engine.models import AVModel
-from engine.models.checkpoint import FORMAT
+from engine.models.model_file import FORMAT
 from engine.presets import get_preset
 
 TINY = dict(vision_channels=(4, 8, 8, 16), audio_channels=(4, 8, 8, 16), image_size=32, fc_hidden=32)

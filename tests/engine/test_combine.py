@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from engine.cli import app, main
 from engine.config import to_dict
-from engine.data import cache as C
+from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.combine import combine_datasets
 from engine.errors import DatasetError
 from tests.engine.training_data import FEATURES, write_class_cache
@@ -29,7 +29,7 @@ def two(tmp_path: Path) -> tuple[Path, Path]:
 def test_combined_rows_keep_their_split_and_read_the_same_arrays(two: tuple[Path, Path], tmp_path: Path) -> None:
     a, b = two
     report = combine_datasets([a, b], tmp_path / "ab")
-    ca, cb, cab = C.FeatureCache(a), C.FeatureCache(b), C.FeatureCache(tmp_path / "ab")
+    ca, cb, cab = FeatureCache(a), FeatureCache(b), FeatureCache(tmp_path / "ab")
 
     assert len(cab) == len(ca) + len(cb) == report.seconds == 12 + 3 + 2 + 10 + 3
     assert report.split_seconds == {"train": 22, "val": 3, "test": 5}
@@ -78,12 +78,12 @@ def test_overwrite_replaces_links_without_touching_the_sources(two: tuple[Path, 
     combine_datasets([a, b], tmp_path / "out")
     combine_datasets([a, c], tmp_path / "out", overwrite=True)
 
-    out = C.FeatureCache(tmp_path / "out")
-    assert set(out.video_ids) == set(C.FeatureCache(a).video_ids) | {"c-train000"}
+    out = FeatureCache(tmp_path / "out")
+    assert set(out.video_ids) == set(FeatureCache(a).video_ids) | {"c-train000"}
     assert not (tmp_path / "out" / "shards" / "b-train000").exists()
     assert (b / "shards" / "b-train000" / "frames.npy").exists()  # the old link went, its target stayed
-    assert len(C.FeatureCache(b)) == 13
-    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(C.TMP_PREFIX)]
+    assert len(FeatureCache(b)) == 13
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(TMP_PREFIX)]
 
 
 def test_cli_prints_the_summary_and_one_error_line(two: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from engine.errors import CheckpointError, ConfigError
-from engine.evaluation import compare, evaluate, load_eval, render, write_eval
-from engine.evaluation import metrics as M
+from engine.evaluation import compare, evaluate, load_eval, metrics, render, write_eval
 from engine.evaluation.report import ReportError
 from engine.models import AVModel
 from tests.engine.training_data import FEATURES, tiny_model, write_class_cache
@@ -38,8 +37,8 @@ def _one_thread():
 
 
 def test_ranks_topk_and_median_on_known_distances() -> None:
-    assert M.target_ranks(DIST, np.arange(4)).tolist() == [1, 4, 2, 1]
-    r = M.ranking_metrics(DIST, np.arange(4), LABELS, ks=(1, 2, 3))
+    assert metrics.target_ranks(DIST, np.arange(4)).tolist() == [1, 4, 2, 1]
+    r = metrics.ranking_metrics(DIST, np.arange(4), LABELS, ks=(1, 2, 3))
     assert r["sample"]["topk"] == {1: 0.5, 2: 0.75, 3: 0.75}
     assert r["sample"]["median_rank"] == 1.5 and r["sample"]["mean_rank"] == 2.0
     # best rank of a same-label clip per frame: [1, 3, 2, 1]
@@ -55,23 +54,23 @@ def test_ranking_from_hand_built_embeddings() -> None:
     clips = np.stack([np.cos(ang), np.sin(ang)], 1)  # (4, 2) on the unit circle
     # frame 0 at its clip; frame 1 nearer clip 2 than its own; frame 2 exactly opposite its clip; frame 3 at clip 0
     frames = np.stack([clips[0], np.array([np.cos(np.deg2rad(150)), np.sin(np.deg2rad(150))]), -clips[2], clips[0]])
-    r = M.ranking_metrics(M.pairwise_distances(frames, clips), np.arange(4), np.array(["x", "y", "x", "y"]), ks=(1, 2))
+    r = metrics.ranking_metrics(metrics.pairwise_distances(frames, clips), np.arange(4), np.array(["x", "y", "x", "y"]), ks=(1, 2))
     # own-clip ranks: 1; 2 (at 150 deg clip 2 is 30 deg away, clip 1 60); 4 (opposite); 3 (clip 0 first, then the
     # tie at 90 deg between clips 1 and 3 broken by list position)
-    assert M.target_ranks(M.pairwise_distances(frames, clips), np.arange(4)).tolist() == [1, 2, 4, 3]
+    assert metrics.target_ranks(metrics.pairwise_distances(frames, clips), np.arange(4)).tolist() == [1, 2, 4, 3]
     assert r["sample"]["topk"] == {1: 0.25, 2: 0.5}
     assert r["sample"]["median_rank"] == 2.5
 
 
 def test_ties_rank_by_list_position_and_unlabelled_lists_have_no_category() -> None:
     flat = np.ones((3, 3))
-    assert M.target_ranks(flat, np.array([0, 1, 2])).tolist() == [1, 2, 3]
-    assert M.ranking_metrics(flat, np.arange(3), np.array(["x", "", "y"]))["category"] is None
-    assert M.ranking_metrics(flat, np.arange(3), None)["category"] is None
+    assert metrics.target_ranks(flat, np.array([0, 1, 2])).tolist() == [1, 2, 3]
+    assert metrics.ranking_metrics(flat, np.arange(3), np.array(["x", "", "y"]))["category"] is None
+    assert metrics.ranking_metrics(flat, np.arange(3), None)["category"] is None
 
 
 def test_chance_levels_are_exact() -> None:
-    c = M.chance_metrics(4, np.arange(4), LABELS, ks=(1, 2, 5))
+    c = metrics.chance_metrics(4, np.arange(4), LABELS, ks=(1, 2, 5))
     assert c["sample"]["topk"] == {1: 0.25, 2: 0.5, 5: 1.0}
     assert c["sample"]["median_rank"] == 2.5
     assert c["category"]["topk"][1] == pytest.approx(0.5)
@@ -83,8 +82,8 @@ def test_chance_matches_random_rankings() -> None:
     rng = np.random.default_rng(0)
     labels = np.array(list("aaabbcdddd"))
     targets = np.arange(10)
-    expected = M.chance_metrics(10, targets, labels, ks=(1, 3))
-    sims = [M.ranking_metrics(rng.random((10, 10)), targets, labels, ks=(1, 3)) for _ in range(3000)]
+    expected = metrics.chance_metrics(10, targets, labels, ks=(1, 3))
+    sims = [metrics.ranking_metrics(rng.random((10, 10)), targets, labels, ks=(1, 3)) for _ in range(3000)]
     for level in ("sample", "category"):
         for k in (1, 3):
             got = np.mean([s[level]["topk"][k] for s in sims])
@@ -94,13 +93,13 @@ def test_chance_matches_random_rankings() -> None:
 
 
 def test_correlation_accuracy_and_threshold() -> None:
-    assert M.correlation_accuracy(np.array([1.0, -1.0, 0.5, -0.2]), np.array([1, 0, 0, 0])) == 0.75
+    assert metrics.correlation_accuracy(np.array([1.0, -1.0, 0.5, -0.2]), np.array([1, 0, 0, 0])) == 0.75
     d = np.array([0.1, 0.2, 0.3, 0.9, 1.0, 0.25])
     y = np.array([1, 1, 0, 0, 0, 1])
-    t, acc = M.best_threshold(d, y)
+    t, acc = metrics.best_threshold(d, y)
     assert t == pytest.approx(0.275) and acc == 1.0
     with pytest.raises(ValueError):
-        M.correlation_accuracy(np.zeros(2), np.zeros(3))
+        metrics.correlation_accuracy(np.zeros(2), np.zeros(3))
 
 
 def test_roc_auc_matches_pairwise_counting_with_ties() -> None:
@@ -109,26 +108,26 @@ def test_roc_auc_matches_pairwise_counting_with_ties() -> None:
     labels = rng.integers(0, 2, 200)
     pos, neg = scores[labels == 1], scores[labels == 0]
     brute = np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
-    assert M.roc_auc(scores, labels) == pytest.approx(brute, abs=1e-12)
-    assert M.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([1, 1, 0, 0])) == 1.0
-    assert M.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([0, 0, 1, 1])) == 0.0
+    assert metrics.roc_auc(scores, labels) == pytest.approx(brute, abs=1e-12)
+    assert metrics.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([1, 1, 0, 0])) == 1.0
+    assert metrics.roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), np.array([0, 0, 1, 1])) == 0.0
     # shifting every score (another calibration threshold) changes accuracy but not the AUC
-    assert M.roc_auc(scores - 2.5, labels) == M.roc_auc(scores, labels)
+    assert metrics.roc_auc(scores - 2.5, labels) == metrics.roc_auc(scores, labels)
     with pytest.raises(ValueError, match="both classes"):
-        M.roc_auc(np.zeros(3), np.ones(3))
+        metrics.roc_auc(np.zeros(3), np.ones(3))
 
 
 def test_typicality_prefers_common_sounds() -> None:
     rng = np.random.default_rng(1)
     ref = np.concatenate([rng.normal([1, 0], 0.05, (40, 2)), rng.normal([0, 1], 0.05, (4, 2))])
-    score = M.typicality(np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]]), ref)
+    score = metrics.typicality(np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]]), ref)
     assert score[1] > score[0] > score[2]
 
 
 def test_pairwise_distances_match_torch() -> None:
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(5, 3)), rng.normal(size=(7, 3))
-    np.testing.assert_allclose(M.pairwise_distances(a, b), torch.cdist(torch.tensor(a), torch.tensor(b)).numpy(), atol=1e-9)
+    np.testing.assert_allclose(metrics.pairwise_distances(a, b), torch.cdist(torch.tensor(a), torch.tensor(b)).numpy(), atol=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -234,9 +233,9 @@ def test_prior_ranking_moves_from_model_to_image_blind(data: Path, model_file: P
 def test_chunked_ranking_equals_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(5)
     dist, labels = rng.random((37, 37)), rng.choice(list("abcd"), 37)
-    whole = M.ranking_metrics(dist, np.arange(37), labels)
-    monkeypatch.setattr(M, "RANK_CHUNK", 5)
-    chunked = M.ranking_metrics(dist, np.arange(37), labels)
+    whole = metrics.ranking_metrics(dist, np.arange(37), labels)
+    monkeypatch.setattr(metrics, "RANK_CHUNK", 5)
+    chunked = metrics.ranking_metrics(dist, np.arange(37), labels)
     assert chunked["sample"] == whole["sample"] and chunked["category"]["topk"] == whole["category"]["topk"]
     for k, v in whole["category"]["recall"].items():
         assert chunked["category"]["recall"][k] == pytest.approx(v)

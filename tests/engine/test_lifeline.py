@@ -22,10 +22,10 @@ PARENT = r"""
 import multiprocessing, sys, time
 
 def worker(ready, use_prctl):
-    import engine.lifeline as L
+    from engine import lifeline
     if not use_prctl:
-        L.set_parent_death_signal = lambda *a: False
-    L.die_with_parent()
+        lifeline.set_parent_death_signal = lambda *a: False
+    lifeline.die_with_parent()
     ready.set()
     time.sleep(120)
 

@@ -91,7 +91,7 @@ def test_loading_refuses_heads_trained_on_other_tower_weights(tmp_path):
     payload = model.payload()
     sig = payload["state_dict"]["audio.tower_sig"]
     payload["state_dict"]["audio.tower_sig"] = (sig + 1).to(torch.uint8)
-    from engine.models.checkpoint import weights_hash
+    from engine.models.model_file import weights_hash
 
     payload["model_id"] = weights_hash(payload["state_dict"])
     with pytest.raises(CheckpointError, match="other tower weights"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import FeatureCfg, ModelCfg, TrainCfg, to_dict
-from engine.data import cache as C
+from engine.data.cache import ManifestRow, write_index
 from engine.data.synthetic import CLASSES, write_feature_shard
 from engine.presets import get_preset, train_defaults
 
@@ -27,16 +27,16 @@ def write_class_cache(root: Path, per_split: dict[str, tuple[int, int]] | None =
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / "shards").mkdir(parents=True, exist_ok=True)
-    rows: list[C.ManifestRow] = []
+    rows: list[ManifestRow] = []
     v = 0
     for split, (n_videos, n) in per_split.items():
         for _ in range(n_videos):
             label = CLASSES[v % len(CLASSES)]
             video_id = f"{prefix}{split}{v:03d}"
             name, levels = write_feature_shard(root, video_id, [label] * n, rng, FEATURES, noise=1e-3)
-            rows += [C.ManifestRow(len(rows) + k, video_id, k, label, split, float(levels[k]), name, k) for k in range(n)]
+            rows += [ManifestRow(len(rows) + k, video_id, k, label, split, float(levels[k]), name, k) for k in range(n)]
             v += 1
-    C.write_index(root, rows, {"features": to_dict(FEATURES), "source": "tests.engine.training_data", "seed": seed})
+    write_index(root, rows, {"features": to_dict(FEATURES), "source": "tests.engine.training_data", "seed": seed})
     return root
 
 

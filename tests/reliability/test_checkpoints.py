@@ -14,7 +14,7 @@ import torch
 
 from engine.errors import CheckpointError
 from engine.models import AVModel
-from engine.training.checkpoint import load_state, save_state
+from engine.training.train_state import load_state, save_state
 
 from .conftest import ENGINE, child_env, tiny_model
 

@@ -25,7 +25,7 @@ from engine.library.indexer import index_library
 from engine.library.sound_index import SoundIndex
 from engine.models import AVModel
 from engine.training import RunOptions, train
-from engine.training.checkpoint import load_state, save_state
+from engine.training.train_state import load_state, save_state
 from foley_app.core.commands import AddClip, AddTrack
 from foley_app.core.document import Clip, Document
 from foley_app.core.project_io import ProjectError, load_project, save_project

@@ -24,9 +24,9 @@ COMMIT_SEGMENTS = 4  # many small commits, so kill points land between, inside a
 # The real CLI, with the commit size shrunk so a tiny library spans many commits and the graph
 # saved after every commit (both are module-level settings of the indexer, not CLI options).
 INDEX_CLI = (
-    "import engine.library.indexer as I;"
-    f"I.index_library.__kwdefaults__['commit_segments'] = {COMMIT_SEGMENTS};"
-    "I.SAVE_GRAPH_EVERY_S = 0.0;"
+    "from engine.library import indexer;"
+    f"indexer.index_library.__kwdefaults__['commit_segments'] = {COMMIT_SEGMENTS};"
+    "indexer.SAVE_GRAPH_EVERY_S = 0.0;"
     "from engine.cli import main; main()"
 )
 

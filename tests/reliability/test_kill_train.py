@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from engine.models import AVModel
-from engine.training.checkpoint import load_state
 from engine.training.metrics_log import read_metrics
+from engine.training.train_state import load_state
 from tests.engine.training_data import write_class_cache
 
 from .conftest import ENGINE, FAULT_POINTS, child_env, kill_restart_campaign, progress_trigger, record, run_to_end, tail
@@ -117,14 +117,14 @@ def test_sigkill_train_cli_at_random_points_resumes_to_the_uninterrupted_run(
 
 
 def test_half_written_checkpoints_of_a_killed_run_are_removed_on_resume(train_data: Path, tmp_path: Path) -> None:
-    """A kill inside ``torch.save`` leaves ``.last.pt.<random>.tmp`` (checkpoint-sized): the next run removes it."""
+    """A kill inside ``torch.save`` leaves ``.last.pt.<random>.tmp.pt`` (checkpoint-sized): the next run removes it."""
     from engine.training import RunOptions, train
     from tests.engine.training_data import tiny_cfg
 
     run = tmp_path / "run"
     opts = RunOptions(preset="m1", device="cpu", progress=False, max_steps=1)
     train(tiny_cfg("m1", epochs=1), train_data, run, opts)
-    left = [run / ".last.pt.k1ll3d.tmp", run / ".best.pt.x7y8z9.tmp"]
+    left = [run / ".last.pt.k1ll3d.tmp.pt", run / ".best.pt.x7y8z9.tmp.pt", run / ".last.pt.0ld3r.tmp"]  # the last: older versions' name
     for p in left:
         p.write_bytes(b"\0" * 4096)
     train(tiny_cfg("m1", epochs=1), train_data, run, RunOptions(**{**opts.__dict__, "resume": True, "max_steps": 2}))

@@ -244,7 +244,7 @@ def test_stale_reasons(built, moved_library: Path, model) -> None:
 
 def test_committed_demo_index_matches_the_default_model_and_demo_library() -> None:
     """Replacing resources/models/default.pt or the demo library needs: .venv/bin/python scripts/build_demo_index.py"""
-    from engine.models.checkpoint import read_payload
+    from engine.models.model_file import read_payload
 
     model, library, art = REPO / "resources/models/default.pt", REPO / "resources/demo/library", REPO / "resources/demo/index"
     if not model.is_file() or not library.is_dir():

@@ -134,22 +134,22 @@ def test_scores_are_relevance_and_sound_queries_ignore_the_picture_terms(index, 
 
 def test_terms_of_a_large_index_equal_the_exact_ones(index, model, rng, monkeypatch) -> None:
     """Past EXACT_LIMIT the votes go through the graph; the moments are always summed in blocks."""
-    import engine.library.recommender as R
+    from engine.library import recommender
 
     labels, vecs = all_vectors(index)
     files = index.files()
     seg_file = np.repeat(np.arange(len(files)), [f.n_segments for f in files])
     noisy = unit(vecs[1::3] + 0.05 * rng.normal(size=vecs[1::3].shape))
     m = with_ranking(model, RankingCfg(temperature=0.1, hub_weight=0.5, prior_weight=1.0), vecs[::2], noisy)
-    exact = R.ranking_terms(m, index, files)
-    blocked = R.ranking_terms(m, index, files, block=7)
+    exact = recommender.ranking_terms(m, index, files)
+    blocked = recommender.ranking_terms(m, index, files, block=7)
     np.testing.assert_allclose(blocked.hub_bias, exact.hub_bias, atol=1e-5)
     np.testing.assert_allclose(blocked.moments.mean, exact.moments.mean, atol=1e-6)
     np.testing.assert_allclose(blocked.moments.cov, exact.moments.cov, atol=1e-6)
     x = np.concatenate([vecs / 0.1, exact.hub_bias[:, None], exact.log_prior[seg_file][:, None]], axis=1)
     np.testing.assert_allclose(exact.moments.cov, np.cov(x, rowvar=False, bias=True), atol=1e-4)
-    monkeypatch.setattr(R, "EXACT_LIMIT", 1)
-    graph = R.ranking_terms(m, index, files, block=7)
+    monkeypatch.setattr(recommender, "EXACT_LIMIT", 1)
+    graph = recommender.ranking_terms(m, index, files, block=7)
     # the generated library has files with identical segments (ties break either way): compare the others
     d = np.linalg.norm(vecs[:, None] - vecs[None], axis=-1) + np.eye(len(vecs)) * 9
     twin = np.zeros(len(files), bool)
@@ -159,10 +159,10 @@ def test_terms_of_a_large_index_equal_the_exact_ones(index, model, rng, monkeypa
 
 
 def test_a_large_index_re_ranks_hnsw_candidates_like_brute_force(index, model, rng, monkeypatch) -> None:
-    import engine.library.recommender as R
+    from engine.library import recommender
 
     labels, vecs = all_vectors(index)
-    monkeypatch.setattr(R, "SCORED_LIMIT", 0)  # as if the index were too large to score every segment
+    monkeypatch.setattr(recommender, "SCORED_LIMIT", 0)  # as if the index were too large to score every segment
     m = with_ranking(model, RankingCfg(temperature=0.1, hub_weight=0.5, prior_weight=1.0), vecs[::2], vecs[1::3])
     rec = Recommender(m, index)
     assert rec._terms.vectors is None

@@ -1,14 +1,18 @@
 """The training-state file (``last.pt``): everything needed to continue a run exactly.
 
 Only tensors and primitive containers are stored, so it loads with ``torch.load(weights_only=True)``.
-Writes go to a temporary file in the same folder and are renamed into place.
+Writes go to a temporary file in the same folder and are renamed into place. The run's counters
+travel as ``RunProgress`` in the trainer and as flat keys of the state dict in the file.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import random
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.errors import CheckpointError
-from engine.models.checkpoint import write_atomic
+from engine.models.model_file import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,32 @@ STATE_FORMAT = "foley-train-state"
 STATE_VERSION = 1
 LAST = "last.pt"
 BEST = "best.pt"
+
+
+@dataclass
+class RunProgress:
+    """Where a run stands: its counters and metric history (stored as flat keys of ``last.pt``)."""
+
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # optimisation steps done in the current epoch
+    global_step: int = 0  # optimisation steps done in the whole run
+    loss_sum: float = 0.0  # training loss summed over the current epoch's steps
+    loss_count: int = 0  # how many steps ``loss_sum`` adds up
+    best_metric: float = -math.inf  # best validation metric so far (what best.pt scored)
+    bad_epochs: int = 0  # epochs since the validation metric last improved
+    history: list[dict[str, Any]] = field(default_factory=list)  # one metrics row per completed epoch
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> RunProgress:
+        """The counters of a training state dict; ``CheckpointError`` when some are missing."""
+        missing = [f.name for f in fields(cls) if f.name not in state]
+        if missing:
+            raise CheckpointError(f"training state lacks {', '.join(missing)}; start a new run, or resume from a complete copy")
+        return cls(**{f.name: state[f.name] for f in fields(cls)})
+
+    def to_state(self) -> dict[str, Any]:
+        """The counters as the flat keys a training state dict stores them under."""
+        return asdict(self)
 
 
 def rng_state() -> dict[str, Any]:
@@ -54,15 +84,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def remove_temporaries(run_dir: Path) -> int:
     """Delete the temp files a killed run left by ``last.pt``/``best.pt`` (its writer only); returns how many."""
     n = 0
-    for name in (LAST, BEST):
-        for tmp in Path(run_dir).glob(f".{name}.*.tmp*"):  # engine.atomic's names end .tmp<suffix>
+    for name in (LAST, BEST):  # ".last.pt.<random>.tmp.pt" (engine.atomic), ".last.pt.<random>.tmp" (older versions)
+        for tmp in Path(run_dir).glob(f".{name}.*.tmp*"):
             tmp.unlink(missing_ok=True)
             n += 1
     return n
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write a training state dict (see ``Trainer.state_dict``) atomically."""
+    """Write a training state dict (see ``Trainer._state``) atomically."""
     write_atomic({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, path)
     log.debug("saved training state %s (epoch %s, step %s)", path, state.get("epoch"), state.get("global_step"))
 
