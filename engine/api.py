@@ -81,11 +81,19 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.atomic import atomic_path, atomic_write_bytes, atomic_write_text, describe_os_error, remove_stale_temps
-    from engine.data.media import VIDEO_EXTENSIONS, VideoInfo, frame_times, iter_frames_at, load_audio, probe_video, read_frame
+    from engine.data.media import (
+        VIDEO_EXTENSIONS,
+        VideoInfo,
+        frame_times,
+        iter_frames_at,
+        load_audio,
+        probe_video,
+        read_frame,
+    )
     from engine.errors import CheckpointError, ConfigError, DatasetError, EngineError, MediaError, SoundIndexError
+    from engine.library.candidate import Candidate
     from engine.library.feedback import Feedback, FeedbackCfg, loudest_second, sound_vectors
     from engine.library.indexer import IndexReport, index_library
-    from engine.library.candidate import Candidate
     from engine.library.loading import LoadedEngine, load_engine, load_model, resolve_device
     from engine.library.paths import DB_FILE, default_cache_dir, default_db_dir, demo_db_dir
     from engine.library.prebuilt import InstallResult, demo_index_path, install_prebuilt_first
@@ -95,9 +103,26 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from engine.library.store import SoundFile
     from engine.library.video_cache import VideoEmbeddingCache
     from engine.models.towers import TOWER_CREDITS
-    from engine.resources import (app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path,
-                                  resources_root)
-    from engine.timecode import (DEFAULT_FPS, TimecodeError, frames_to_timecode, is_drop_frame_rate, is_drop_frame_text, nominal_rate,
-                                 seconds_to_frames, seconds_to_timecode, timecode_after, timecode_to_frames,
-                                 timecode_to_seconds, video_start_timecode)
+    from engine.resources import (
+        app_icon_path,
+        default_model_path,
+        demo_library_path,
+        demo_video_path,
+        resource_path,
+        resources_root,
+    )
+    from engine.timecode import (
+        DEFAULT_FPS,
+        TimecodeError,
+        frames_to_timecode,
+        is_drop_frame_rate,
+        is_drop_frame_text,
+        nominal_rate,
+        seconds_to_frames,
+        seconds_to_timecode,
+        timecode_after,
+        timecode_to_frames,
+        timecode_to_seconds,
+        video_start_timecode,
+    )
     from engine.user_dirs import SETTINGS_APP, SETTINGS_ORG, autosave_dir, log_dir

@@ -65,7 +65,7 @@ def _flags_without_value_type() -> None:
     if shown is None or getattr(shown, "_foley_flags", False):
         return
 
-    def display_type_rich(self, ctx):  # noqa: ANN001, ANN202
+    def display_type_rich(self, ctx):
         if getattr(self, "is_flag", False) and not getattr(self, "count", False):
             return None
         return shown(self, ctx)
@@ -96,7 +96,7 @@ def _register_plugins(target: typer.Typer) -> None:
         seen.add(ep.name)
         try:
             ep.load()(target)
-        except Exception as exc:  # a broken add-on must not take the engine's own commands down
+        except Exception as exc:  # noqa: BLE001 - a broken add-on must not take the engine's own commands down
             log.warning("command %r from %s not available: %s", ep.name, ep.value, exc)
 
 

@@ -123,7 +123,7 @@ def timecode_after(start: str, seconds: float, fps: float) -> str:
                               is_drop_frame_text(start))
 
 
-def video_start_timecode(video) -> str | None:  # noqa: ANN001  (Path | str)
+def video_start_timecode(video) -> str | None:
     """The start timecode a camera or NLE wrote into a video (mov/mp4 ``tmcd`` track, mxf), or None."""
     import av
 
@@ -138,7 +138,7 @@ def video_start_timecode(video) -> str | None:  # noqa: ANN001  (Path | str)
     return None
 
 
-def picture_clock(video) -> tuple[float, str]:  # noqa: ANN001  (Path | str)
+def picture_clock(video) -> tuple[float, str]:
     """``(frame rate, timecode of the first frame)`` of a video: 25 fps and 00:00:00:00 where it says nothing usable."""
     from engine.data.media import probe_video
     from engine.errors import MediaError

@@ -21,7 +21,7 @@ UNAVAILABLE = "audio output unavailable"
 
 def _sounddevice():
     """The sounddevice module, or raise OSError/ImportError when PortAudio is missing."""
-    import sounddevice as sd  # noqa: PLC0415 - optional at runtime
+    import sounddevice as sd
 
     return sd
 
@@ -142,7 +142,7 @@ class Player(QObject):
             self.stopped.emit()
 
     # -- PortAudio thread ----------------------------------------------------------------------
-    def _callback(self, out, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio signature
+    def _callback(self, out, frames, time_info, status) -> None:
         with self._lock:
             chunk = self._wave[self._frame : self._frame + frames]
             n = len(chunk)
@@ -150,7 +150,7 @@ class Player(QObject):
             out[n:, 0] = 0.0
             self._frame += n
         if n < frames:
-            import sounddevice as sd  # noqa: PLC0415
+            import sounddevice as sd
 
             raise sd.CallbackStop
 

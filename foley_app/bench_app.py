@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> dict:
     out: dict = {"import_and_window_s": time.time() - args.t0, "needs_indexing": bool(window.plan.needs_indexing)}
     state = {"first": None, "pass_done": False, "last": None}
 
-    def on_rec(r) -> None:  # noqa: ANN001  (Recommendation) runs after the window's own slot
+    def on_rec(r) -> None:
         state["last"] = (r, time.perf_counter())
         if state["first"] is None and window.sounds.model.rowCount() > 0:
             state["first"] = time.time()
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
     window.engine.recommendation_failed.connect(lambda m: failures.append(f"rank: {m}"))
     window.library.failed.connect(lambda *a: failures.append(f"index: {a[-1] if a else ''}"))
 
-    def wait_until(cond, timeout_s: float) -> bool:  # noqa: ANN001
+    def wait_until(cond, timeout_s: float) -> bool:
         deadline = time.perf_counter() + timeout_s
         while not cond() and not failures:
             if time.perf_counter() > deadline:
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict:
         state["last"] = None
         t0 = time.perf_counter()
         window.playback.seek(s + 0.3)
-        if not wait_until(lambda: state["last"] is not None and state["last"][0].second == s, 10):
+        if not wait_until(lambda s=s: state["last"] is not None and state["last"][0].second == s, 10):
             raise SystemExit(f"no list for second {s}: {failures}")
         single.append((state["last"][1] - t0) * 1000.0)
         wait_until(lambda: False, 0.02)  # idle between scrubs, as a hand would be
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> dict:
                 t_enter = time.perf_counter()
             window.playback.seek(t)
             wait_until(lambda: False, 0.016)
-        if not wait_until(lambda: state["last"] is not None and state["last"][0].second == end, 10):
+        if not wait_until(lambda end=end: state["last"] is not None and state["last"][0].second == end, 10):
             raise SystemExit(f"no list after a drag to second {end}: {failures}")
         drags.append((state["last"][1] - t_enter) * 1000.0)
     out["scrub_single_ms"] = single

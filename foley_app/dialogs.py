@@ -6,8 +6,16 @@ import logging
 from pathlib import Path
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QMessageBox, QTableWidget, QTableWidgetItem, \
-    QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.api import __version__
 from foley_app.actions import shortcut_table
@@ -74,9 +82,17 @@ def show_about(parent: QWidget, log_file: Path | None) -> None:
 class PreferencesDialog(QDialog):
     """Model file, compute device, list length and mode, audio output device (saved in QSettings)."""
 
-    def __init__(self, parent: QWidget, settings, audio_devices: list[str]) -> None:  # noqa: ANN001
-        from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, \
-            QPushButton, QSpinBox
+    def __init__(self, parent: QWidget, settings, audio_devices: list[str]) -> None:
+        from PySide6.QtWidgets import (
+            QCheckBox,
+            QComboBox,
+            QFileDialog,
+            QFormLayout,
+            QHBoxLayout,
+            QLineEdit,
+            QPushButton,
+            QSpinBox,
+        )
 
         super().__init__(parent)
         self.setWindowTitle("Preferences")

@@ -60,7 +60,7 @@ def install_excepthook(log_file: Path | None, interactive: bool = True, exit_=os
     """
     showing = [False]
 
-    def hook(exc_type, exc, tb) -> None:  # noqa: ANN001
+    def hook(exc_type, exc, tb) -> None:
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         logging.getLogger("foley_app.crash").error("unexpected error:\n%s", text)
         if not interactive:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-def show_splash(app):  # noqa: ANN001, ANN201 - QApplication -> QSplashScreen
+def show_splash(app):
     """A small splash (icon, name, "loading") shown before the slow start-up work, instead of nothing
     or a black window; closed by ``finish(window)`` once the window is up."""
     from PySide6.QtCore import Qt
@@ -168,11 +168,10 @@ def warm_up_torch() -> None:
     torch.nn.Conv2d(1, 1, 3)(torch.zeros(1, 1, 4, 4))
 
 
-def build_window(args: argparse.Namespace, log_file: Path | None = None, settings=None):  # noqa: ANN001, ANN201
+def build_window(args: argparse.Namespace, log_file: Path | None = None, settings=None):
     """Make the main window and start it on the launch plan (used by ``main`` and the tests)."""
     warm_up_torch()
-    from engine.api import default_cache_dir, default_db_dir, demo_db_dir
-    from engine.api import demo_index_path
+    from engine.api import default_cache_dir, default_db_dir, demo_db_dir, demo_index_path
     from foley_app.main_window import MainWindow
     from foley_app.resources import default_model_path, demo_library_path, demo_video_path
     from foley_app.settings import Settings

@@ -25,11 +25,11 @@ from foley_app.controllers.project import ProjectController
 from foley_app.controllers.sounds import SoundsController
 from foley_app.controllers.timeline import TimelineController
 from foley_app.controllers.video import VideoController
+from foley_app.core.timecode import seconds_to_timecode, usable_fps
 from foley_app.dialogs import show_about, show_shortcuts
 from foley_app.resources import app_icon
 from foley_app.settings import Settings
 from foley_app.startup import LaunchPlan
-from foley_app.core.timecode import seconds_to_timecode, usable_fps
 from foley_app.widgets.filmstrip import Filmstrip
 from foley_app.widgets.library_panel import LibraryPanel
 from foley_app.widgets.sounds_panel import SoundsPanel
@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------
     # timeline and project
-    def _on_document_loaded(self, doc) -> None:  # noqa: ANN001
+    def _on_document_loaded(self, doc) -> None:
         if doc.video is not None and doc.video != self.video.path and doc.video.exists():
             self.video.open(doc.video)
         self.choices.sync()
@@ -362,22 +362,22 @@ class MainWindow(QMainWindow):
             self.status.say(f"log file: {self.log_file}")
 
     @staticmethod
-    def _dropped(event) -> Path | None:  # noqa: ANN001
+    def _dropped(event) -> Path | None:
         """The first dropped file the window opens: a video or a project."""
         paths = (Path(u.toLocalFile()) for u in event.mimeData().urls())
         return next((p for p in paths if p.suffix.lower() in VIDEO_EXTENSIONS | {".json"}), None)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
         if self._dropped(event) is not None:
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dropEvent(self, event) -> None:  # noqa: N802
         path = self._dropped(event)
         if path is not None:
             self.open_video(path) if path.suffix.lower() in VIDEO_EXTENSIONS else self.project.open(path)
             event.acceptProposedAction()
 
-    def closeEvent(self, event) -> None:  # noqa: ANN001, N802
+    def closeEvent(self, event) -> None:  # noqa: N802
         if not self.project.maybe_save():
             event.ignore()
             return

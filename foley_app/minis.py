@@ -52,7 +52,7 @@ class MiniWaveforms(QObject):
             return
         sink = self._sink
 
-        def run(cancel, progress) -> int:  # noqa: ANN001
+        def run(cancel, progress) -> int:
             for c in todo:
                 if cancel.is_set():
                     break

@@ -27,7 +27,7 @@ FLOOR_DB = -60.0
 
 
 def _sounddevice():
-    import sounddevice as sd  # noqa: PLC0415 - optional at runtime
+    import sounddevice as sd
 
     return sd
 
@@ -52,7 +52,7 @@ class Recorder(QObject):
     failed = Signal(str)
 
     def __init__(self, folder: Path, sample_rate: int = 48_000, max_seconds: float = 10.0,
-                 sd=None, parent: QObject | None = None) -> None:  # noqa: ANN001
+                 sd=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.folder = Path(folder)
         self.sample_rate = sample_rate
@@ -105,7 +105,7 @@ class Recorder(QObject):
         self._timer.start()
         return True
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio's thread
+    def _callback(self, indata, frames, time_info, status) -> None:
         block = np.array(indata[:, 0] if indata.ndim > 1 else indata, np.float32, copy=True)
         with self._lock:
             self._blocks.append(block)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-from engine.api import app_icon_path, default_model_path, demo_library_path, demo_video_path, resource_path, resources_root
+from engine.api import (
+    app_icon_path,
+    default_model_path,
+    demo_library_path,
+    demo_video_path,
+    resource_path,
+    resources_root,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +43,7 @@ def documents_dir() -> Path:
     return Path(docs) if docs and Path(docs).is_dir() else Path.home()
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """An icon from ``resources/icons/<name>.svg``; an empty icon (logged) if it is missing."""
     path = resource_path("icons", f"{name}.svg")

@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
 
-_live: set["Worker"] = set()  # keeps workers (and their signal objects) alive until they report
+_live: set[Worker] = set()  # keeps workers (and their signal objects) alive until they report
 
 
 class WorkerSignals(QObject):
@@ -73,7 +73,7 @@ class _Relay(QObject):
     """Receives a worker's queued reports on the GUI thread. Parented to the object the callbacks
     belong to, so when that object is deleted the relay goes too and late reports are dropped."""
 
-    def __init__(self, worker: Worker, on_done, on_error, on_progress, parent: QObject | None) -> None:  # noqa: ANN001
+    def __init__(self, worker: Worker, on_done, on_error, on_progress, parent: QObject | None) -> None:
         super().__init__(parent)
         self.worker, self.on_done, self.on_error, self.on_progress = worker, on_done, on_error, on_progress
 

@@ -34,7 +34,14 @@ sys.path.insert(0, str(ROOT))
 from engine.api import Recommender, SoundIndex  # noqa: E402
 from engine.data.media import probe_video, read_frames_at  # noqa: E402
 from engine.evaluation.library_eval import (  # noqa: E402
-    LibraryEntry, build_queries, chance_scores, label_prior, prior_ranking, read_labels, score_rankings, top1_share,
+    LibraryEntry,
+    build_queries,
+    chance_scores,
+    label_prior,
+    prior_ranking,
+    read_labels,
+    score_rankings,
+    top1_share,
 )
 from engine.library.indexer import index_library  # noqa: E402
 from engine.models import AVModel  # noqa: E402

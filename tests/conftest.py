@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.data import synthetic  # noqa: E402
+from engine.data import synthetic
 
 # A fixed event sequence: frame k shows events[k] and audio second k holds its sound.
 EVENTS = ["circle", "square", None, "triangle", "bar", "circle", None, "square", "triangle", "bar"]

@@ -138,13 +138,13 @@ def run_bench(opts: BenchOptions) -> dict:
     video = _video(opts, work)
     d = res["details"]
 
-    def step(name: str, fn):  # noqa: ANN001, ANN202
+    def step(name: str, fn):
         t0 = time.perf_counter()
         if opts.log_progress:
             log.info("bench: %s ...", name)
         try:
             out = fn()
-        except Exception as exc:  # noqa: BLE001  (one broken figure must not hide the others)
+        except Exception as exc:
             log.exception("bench: %s failed", name)
             res["errors"][name] = f"{type(exc).__name__}: {exc}"
             return None
@@ -191,7 +191,6 @@ def run_bench(opts: BenchOptions) -> dict:
         res["loader_headroom"] = lh["headroom"]
     if not opts.skip_app:
         from engine.bench.app import app_figures
-
         from engine.resources import demo_library_path
 
         # quick: the index just built (no in-app indexing); full: the bundled demo, indexed by the app on first launch

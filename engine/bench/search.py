@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.bench.timing import cpu_seconds, measure, percentiles
 from engine.bench.library import resample_like, synthetic_index
+from engine.bench.timing import cpu_seconds, measure, percentiles
 from engine.library.indexer import IndexReport, index_library
 from engine.library.sound_index import SoundIndex
 from engine.library.vectors import quantize
@@ -142,9 +142,9 @@ def _frames_720p(frames: list[np.ndarray], count: int = 8) -> list[np.ndarray]:
 
 def recommender_figures(model, db: Path, video: Path, frames: list[np.ndarray], work: Path, repeats: int) -> dict:
     """Frame -> top-10 files without the video cache (720p and native frames) and from it, with the encoder alone."""
-    from engine.library.recommender import Recommender
-
     import torch
+
+    from engine.library.recommender import Recommender
 
     index = SoundIndex.open(db)
     rec = Recommender(model, index, work / "vcache")

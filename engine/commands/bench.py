@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,16 +29,16 @@ def register(app: typer.Typer) -> None:
     def bench(
         quick: bool = typer.Option(False, "--quick", help="Reduced sizes (20k segments, a small library slice): about 2 minutes."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of the table."),
-        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model, else a random compact m5 for timing only)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the full results (with details) as JSON here."),
-        work: Optional[Path] = typer.Option(None, "--work", help="Working folder, reused between runs (the big index is built once per model)."),
-        library: Optional[Path] = typer.Option(None, "--library", help="Sound folder to index for the indexing figure and the embedding distribution."),
-        video: Optional[Path] = typer.Option(None, "--video", help="Video for queries, the video cache and the app (default: the bundled demo)."),
-        segments: Optional[int] = typer.Option(None, "--segments", help="Index size (default 1,000,000; --quick 20,000)."),
-        repeats: Optional[int] = typer.Option(None, "--repeats", help="Timed repetitions of the frame figures."),
-        scrubs: Optional[int] = typer.Option(None, "--scrubs", help="Scrubs in the app."),
+        model: Path | None = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model, else a random compact m5 for timing only)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Also write the full results (with details) as JSON here."),
+        work: Path | None = typer.Option(None, "--work", help="Working folder, reused between runs (the big index is built once per model)."),
+        library: Path | None = typer.Option(None, "--library", help="Sound folder to index for the indexing figure and the embedding distribution."),
+        video: Path | None = typer.Option(None, "--video", help="Video for queries, the video cache and the app (default: the bundled demo)."),
+        segments: int | None = typer.Option(None, "--segments", help="Index size (default 1,000,000; --quick 20,000)."),
+        repeats: int | None = typer.Option(None, "--repeats", help="Timed repetitions of the frame figures."),
+        scrubs: int | None = typer.Option(None, "--scrubs", help="Scrubs in the app."),
         skip_app: bool = typer.Option(False, "--skip-app", help="Leave out the app figures (no Qt needed)."),
-        train_data: Optional[Path] = typer.Option(None, "--train-data", help="Prepared dataset for the loader figure (default: a generated one)."),
+        train_data: Path | None = typer.Option(None, "--train-data", help="Prepared dataset for the loader figure (default: a generated one)."),
     ) -> None:
         """Measure the performance targets on this machine: a table of figure, target and PASS/MISS."""
         from engine.bench.report import table

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -15,8 +14,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate(
-        checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Model file (RUN/best.pt) to evaluate."),
-        data: Optional[Path] = typer.Option(None, "--data", "-d", help="Prepared dataset folder."),
+        checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c", help="Model file (RUN/best.pt) to evaluate."),
+        data: Path | None = typer.Option(None, "--data", "-d", help="Prepared dataset folder."),
         split: str = typer.Option("test", "--split", help="Split to evaluate: test, val or train."),
         n_pairs: int = typer.Option(3000, "--pairs", help="Balanced pairs for correlation accuracy (paper: 3000)."),
         per_video: int = typer.Option(1, "--per-video", help="Seconds per test video in the search list (paper: 1)."),
@@ -25,12 +24,13 @@ def register(app: typer.Typer) -> None:
         silence_rms: float = typer.Option(1e-3, "--silence-rms", help="RMS below which a second counts as silent."),
         prior_weight: float = typer.Option(0.0, "--prior-weight", help="Also rank by distance - W * log(typicality of the clip in the training audio); 0 = off."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for eval.json and eval.md (default: the checkpoint's folder)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Folder for eval.json and eval.md (default: the checkpoint's folder)."),
         compare_flag: bool = typer.Option(False, "--compare", help="Print the RUNS given as arguments side by side (with this evaluation, if any)."),
-        compare_runs: Optional[List[Path]] = typer.Argument(None, metavar="[RUNS]...", help="Run folders or eval.json files, for --compare."),
+        compare_runs: list[Path] | None = typer.Argument(None, metavar="[RUNS]...", help="Run folders or eval.json files, for --compare."),
     ) -> None:
         """Correlation accuracy and top-1/5/10 recommendation accuracy, beside chance and an image-blind baseline."""
-        from engine.evaluation import compare, evaluate as run_eval, render, write_eval
+        from engine.evaluation import compare, render, write_eval
+        from engine.evaluation import evaluate as run_eval
 
         runs = list(compare_runs or [])
         if runs and not compare_flag:

@@ -32,7 +32,14 @@ def register(app: typer.Typer) -> None:
         from engine.errors import ConfigError
         from engine.presets import get_preset
         from engine.training.heads import (
-            HeadTrainCfg, attach_ranking, baselines, build_task, evaluate_task, library_digest, library_tower_features, pretrained_cfg,
+            HeadTrainCfg,
+            attach_ranking,
+            baselines,
+            build_task,
+            evaluate_task,
+            library_digest,
+            library_tower_features,
+            pretrained_cfg,
             references,
         )
 

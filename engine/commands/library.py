@@ -142,9 +142,9 @@ def index_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Index sound folders: new and changed files are embedded, deleted ones dropped."""
-    from engine.library.indexer import index_library
-
     import torch
+
+    from engine.library.indexer import index_library
 
     if workers > 0:  # the decoding processes use the other cores; more threads here make OpenMP spin-wait
         torch.set_num_threads(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,24 +43,24 @@ def register(app: typer.Typer) -> None:
     def train(
         data: Path = typer.Option(..., "--data", "-d", help="Prepared dataset folder (foley-engine prepare)."),
         out: Path = typer.Option(..., "--out", "-o", help="Run folder: last.pt, best.pt, metrics.csv."),
-        preset: Optional[str] = typer.Option(None, "--preset", "-p", help="m1..m7 (Table 1b rows) or ft (fine-tune, needs --init-from)."),
+        preset: str | None = typer.Option(None, "--preset", "-p", help="m1..m7 (Table 1b rows) or ft (fine-tune, needs --init-from)."),
         variant: str = typer.Option("full", "--variant", help="full (paper size, 224x224), compact (112x112, half width) or small (80x80, the shipped default's size)."),
         data_kind: str = typer.Option("gameplay", "--data-kind", help="Paper defaults for 'gameplay' (lr 0.001, time negatives) or 'vggsound' (lr 0.01, label negatives)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where its last checkpoint left it."),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs (default 100)."),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Initial learning rate."),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size per process (paper: 128 baseline, 32 attention)."),
-        pairs_per_epoch: Optional[int] = typer.Option(None, "--pairs-per-epoch", help="Pairs per epoch (default: one per training second)."),
-        val_pairs: Optional[int] = typer.Option(None, "--val-pairs", help="Balanced validation pairs (default 1280)."),
-        patience: Optional[int] = typer.Option(None, "--early-stop-patience", help="Stop after this many epochs without improvement (default 20)."),
-        negatives: Optional[str] = typer.Option(None, "--negatives", help="gameplay (other video / distant second) or label (different label)."),
-        init_from: Optional[Path] = typer.Option(None, "--init-from", help="Model file whose encoders start this run (required for preset ft)."),
-        skip_silent: Optional[bool] = typer.Option(None, "--skip-silent/--no-skip-silent", help="Leave silent seconds out of the training pairs."),
-        silence_rms: Optional[float] = typer.Option(None, "--silence-rms", help="RMS below which a second counts as silent (default 0.001)."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader worker processes."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of weights and data order."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Maximum number of epochs (default 100)."),
+        lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
+        batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size per process (paper: 128 baseline, 32 attention)."),
+        pairs_per_epoch: int | None = typer.Option(None, "--pairs-per-epoch", help="Pairs per epoch (default: one per training second)."),
+        val_pairs: int | None = typer.Option(None, "--val-pairs", help="Balanced validation pairs (default 1280)."),
+        patience: int | None = typer.Option(None, "--early-stop-patience", help="Stop after this many epochs without improvement (default 20)."),
+        negatives: str | None = typer.Option(None, "--negatives", help="gameplay (other video / distant second) or label (different label)."),
+        init_from: Path | None = typer.Option(None, "--init-from", help="Model file whose encoders start this run (required for preset ft)."),
+        skip_silent: bool | None = typer.Option(None, "--skip-silent/--no-skip-silent", help="Leave silent seconds out of the training pairs."),
+        silence_rms: float | None = typer.Option(None, "--silence-rms", help="RMS below which a second counts as silent (default 0.001)."),
+        workers: int | None = typer.Option(None, "--workers", help="DataLoader worker processes."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed of weights and data order."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA if available, with AMP), cpu or cuda."),
-        max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop (with a checkpoint) after this many steps in total; --resume continues."),
+        max_steps: int | None = typer.Option(None, "--max-steps", help="Stop (with a checkpoint) after this many steps in total; --resume continues."),
         ckpt_steps: int = typer.Option(200, "--checkpoint-every-steps", help="Also checkpoint mid-epoch every N steps (0 = off)."),
         ckpt_minutes: float = typer.Option(10.0, "--checkpoint-every-minutes", help="... or every M minutes (0 = off)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),

@@ -26,7 +26,18 @@ from typing import Any
 import numpy as np
 
 from engine.config import FeatureCfg, from_dict, to_dict
-from engine.data.cache import FORMAT_VERSION, SPLITS, ManifestRow, commit_shard, new_shard_tmp, read_shard_meta, remove_temporaries, shard_dir, shard_name, write_index
+from engine.data.cache import (
+    FORMAT_VERSION,
+    SPLITS,
+    ManifestRow,
+    commit_shard,
+    new_shard_tmp,
+    read_shard_meta,
+    remove_temporaries,
+    shard_dir,
+    shard_name,
+    write_index,
+)
 from engine.data.labels import LabelTable, folder_label, read_vggsound_csv
 from engine.data.media import VIDEO_EXTENSIONS
 from engine.data.splits import assign_splits, check_ratios, read_groups
@@ -430,7 +441,7 @@ def _run(jobs: list[_Video], out: Path, features: dict[str, Any], workers: int, 
                     v = pending.pop(fut)
                     try:
                         result = fut.result()
-                    except Exception as exc:  # the worker process died (e.g. out of memory)
+                    except Exception as exc:  # noqa: BLE001 - the worker process died (e.g. out of memory)
                         result = {"ok": False, "reason": f"decoder process failed ({exc.__class__.__name__}: {exc})"}
                     seconds += result.get("duration", 0.0)
                     bar.update(1)

@@ -141,7 +141,7 @@ def add_mono_audio_stream(out):  # (out: av.container.OutputContainer) -> av.Aud
     return aus
 
 
-def mux_mono_audio(out, stream, wave: np.ndarray) -> None:  # noqa: ANN001
+def mux_mono_audio(out, stream, wave: np.ndarray) -> None:
     """Encode a mono float32 ``wave`` at ``SR`` into ``stream`` of ``out`` in 1024-sample frames, then flush it."""
     import av
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -135,7 +135,8 @@ def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3
     say(f"{len(jobs)} videos to do, {sum(len(j.rows) for j in jobs)} seconds")
     if workers <= 0:
         for job in jobs:
-            say("%s: %d seconds" % _run_job(str(dataset), job))
+            name, seconds = _run_job(str(dataset), job)
+            say(f"{name}: {seconds} seconds")
         return out
     import multiprocessing
 

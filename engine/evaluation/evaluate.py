@@ -25,7 +25,14 @@ from engine.data.cache import FeatureCache
 from engine.data.pairs import eval_pairs, search_list
 from engine.data.tower_cache import clip_mels
 from engine.errors import CheckpointError
-from engine.evaluation.metrics import chance_metrics, correlation_accuracy, pairwise_distances, ranking_metrics, roc_auc, typicality
+from engine.evaluation.metrics import (
+    chance_metrics,
+    correlation_accuracy,
+    pairwise_distances,
+    ranking_metrics,
+    roc_auc,
+    typicality,
+)
 from engine.evaluation.report import EVAL_FILE, REPORT_FILE, render
 from engine.training.ddp import choose_device
 

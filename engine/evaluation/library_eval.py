@@ -20,14 +20,13 @@ them to a model, a sound index and the clips.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 

@@ -113,8 +113,8 @@ class Feedback:
             pos = np.flatnonzero(self._positive)
             if not len(pos):
                 return None
-            F = np.stack([self._frames[i] for i in pos])  # (n, D)
-            A = np.stack([self._sounds[i] for i in pos])
+            F = np.stack([self._frames[i] for i in pos])  # noqa: N806 (n, D): the formula's names
+            A = np.stack([self._sounds[i] for i in pos])  # noqa: N806
             d = F.shape[1]
             # M = (A - F)^T F (F^T F + ridge I)^-1, so that f + M f ~ a for every positive
             self._map = (A - F).T @ F @ np.linalg.inv(F.T @ F + self.cfg.ridge * np.eye(d))
@@ -140,7 +140,7 @@ class Feedback:
         pos = np.asarray(self._positive)
         per_segment = bool(filters.get("per_segment"))
 
-        def key(c) -> tuple:  # noqa: ANN001 - one row per file, or per segment
+        def key(c) -> tuple:
             return (c.path, c.start_s) if per_segment else (c.path, 0.0)
 
         pool = {key(c): c for c in base}

@@ -28,7 +28,15 @@ import numpy as np
 
 from engine.errors import SoundIndexError
 from engine.library.scan import FoundFile, display_path, scan
-from engine.library.segments import HOP_SECONDS, MAX_SECONDS_PER_FILE, FailedFile, PreparedFile, content_hash, prepare_file, worker_init
+from engine.library.segments import (
+    HOP_SECONDS,
+    MAX_SECONDS_PER_FILE,
+    FailedFile,
+    PreparedFile,
+    content_hash,
+    prepare_file,
+    worker_init,
+)
 from engine.library.sound_index import SoundIndex
 from engine.library.store import SoundFile, Store
 from engine.library.vectors import HnswParams, quantize, write_chunk

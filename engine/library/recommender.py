@@ -22,9 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.library.candidate import Candidate
 from engine.errors import ConfigError
-from engine.library.ranking import Moments, RankingCfg, Standardiser, hub_scores, log_prior_from_votes, nearest_file_votes
+from engine.library.candidate import Candidate
+from engine.library.ranking import (
+    Moments,
+    RankingCfg,
+    Standardiser,
+    hub_scores,
+    log_prior_from_votes,
+    nearest_file_votes,
+)
 from engine.library.sound_index import SoundIndex
 from engine.library.vectors import exact_search
 

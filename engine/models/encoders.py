@@ -59,12 +59,12 @@ class AttentionLevel(nn.Module):
 
     def __init__(self, local_ch: int, global_ch: int) -> None:
         super().__init__()
-        # l is projected to g's channels only when they differ (paper §4.2, step 1)
+        # the local feature is projected to g's channels only when they differ (paper §4.2, step 1)
         self.project = nn.Conv2d(local_ch, global_ch, 1) if local_ch != global_ch else None
         self.score = nn.Conv2d(global_ch, 1, 1)
 
-    def forward(self, l: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, c_l, h, w = l.shape
+    def forward(self, local: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c_l, h, w = local.shape
         u = self.score.weight.view(1, -1)  # (1, C_g)
         shift = g  # (B, C_g)
         if self.project is not None:
@@ -72,10 +72,10 @@ class AttentionLevel(nn.Module):
             shift = g + self.project.bias  # (B, C_g)
         else:
             u_eff = u
-        scores = conv2d(l, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
+        scores = conv2d(local, u_eff.view(1, c_l, 1, 1))  # (B, 1, h, w)
         scores = scores + (shift @ u.t()).view(b, 1, 1, 1) + self.score.bias.view(1, 1, 1, 1)
         attn = torch.softmax(scores.reshape(b, h * w), dim=-1)  # (B, h*w), sums to 1
-        feat = torch.bmm(l.reshape(b, c_l, h * w), attn.unsqueeze(-1)).squeeze(-1)  # (B, C_l)
+        feat = torch.bmm(local.reshape(b, c_l, h * w), attn.unsqueeze(-1)).squeeze(-1)  # (B, C_l)
         return feat, attn.view(b, h, w)
 
 
@@ -102,8 +102,8 @@ class AttentionEncoder(nn.Module):
         feats = self.trunk(x)[-N_LEVELS:]  # N_LEVELS x (B, C_i, h_i, w_i)
         g = feats[-1].mean(dim=(2, 3))  # (B, C_g) global feature
         attended, maps = [], []
-        for level, l in zip(self.levels, feats):
-            a_feat, a_map = level(l, g)
+        for level, local in zip(self.levels, feats):
+            a_feat, a_map = level(local, g)
             attended.append(a_feat)
             maps.append(a_map)
         g_att = torch.cat(attended, dim=-1)  # (B, sum C_i)

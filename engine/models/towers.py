@@ -22,7 +22,7 @@ import hashlib
 import importlib.util
 import logging
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +187,7 @@ class AisfxTrunk(nn.Module):
         return self.net(mel / AISFX_SPEC_MAX)  # the package's min-max scaling (its minimum is 0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tower_fingerprint(name: str) -> str:
     """The installed weights' fingerprint of a tower (cached: the files do not change while running)."""
     return build_tower(name).fingerprint

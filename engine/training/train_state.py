@@ -111,7 +111,7 @@ def load_state(path: Path) -> dict[str, Any]:
                 "use a training state written by 'foley-engine train'"
             ) from exc
         raise CheckpointError(f"{path}: unreadable training state (damaged, or not a PyTorch file); delete it to restart, or resume from a copy") from exc
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise CheckpointError(f"{path}: unreadable training state ({first}); delete it to restart, or resume from a copy") from exc
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:

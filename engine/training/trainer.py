@@ -330,7 +330,7 @@ class Trainer:
         scaler.update()
         return float(loss.detach())
 
-    def _end_epoch(self, model, opt, sched, validator, info, device, progress: RunProgress, metrics, seconds) -> None:  # noqa: ANN001
+    def _end_epoch(self, model, opt, sched, validator, info, device, progress: RunProgress, metrics, seconds) -> None:
         """Validate (rank 0), then LR decay, best model, early-stop counter and the history row."""
         if info.is_main:
             v = validator(model)
@@ -372,7 +372,7 @@ class Trainer:
             log.info("epoch %d: loss %.4f, val corr acc %.3f, val recall@1/5/10 %.3f/%.3f/%.3f%s", progress.epoch, loss_sum / count, corr, r1, r5, r10, " (best)" if improved else "")
 
     # ---------------------------------------------------------------- state
-    def _state(self, model, opt, sched, scaler, cache: FeatureCache, progress: RunProgress, finished: bool, reason: str) -> dict[str, Any]:  # noqa: ANN001
+    def _state(self, model, opt, sched, scaler, cache: FeatureCache, progress: RunProgress, finished: bool, reason: str) -> dict[str, Any]:
         """The dict ``last.pt`` stores: the progress as flat keys (the file layout of every version), weights, RNG, run info."""
         return {
             **progress.to_state(),
@@ -425,7 +425,7 @@ class Trainer:
         )
 
 
-def _progress(total: int, initial: int, desc: str, enabled: bool):  # noqa: ANN202
+def _progress(total: int, initial: int, desc: str, enabled: bool):
     """A tqdm bar with ETA (a no-op object when disabled)."""
     from tqdm.auto import tqdm
 

@@ -19,7 +19,7 @@ class AttentionOverlay(QObject):
 
     status = Signal(str)
 
-    def __init__(self, engine, playback, video_view, action: QAction, parent: QObject | None = None) -> None:  # noqa: ANN001
+    def __init__(self, engine, playback, video_view, action: QAction, parent: QObject | None = None) -> None:
         """``engine``: the ``EngineController``; ``playback``: the ``PlaybackController``; ``video_view``:
         the ``VideoView`` drawing it; ``action``: the checkable switch."""
         super().__init__(parent)

@@ -107,7 +107,7 @@ class AuditionController(QObject):
         else:
             self.audition(c)
 
-    def in_context(self, c: Candidate, at: float, playback) -> None:  # noqa: ANN001  (PlaybackController)
+    def in_context(self, c: Candidate, at: float, playback) -> None:
         """Play the video from ``at`` with ``c``'s matched segment (or whole file) starting there."""
 
         def ready(s: LoadedSound) -> None:

@@ -53,7 +53,7 @@ class SettingBindings:
         for c in controls:
             c.toggled.connect(lambda on, key=key: self.changed(key, bool(on)))
 
-    def number(self, key: str, widget, apply: Callable[[Any], None], scale: int = 1) -> None:  # noqa: ANN001
+    def number(self, key: str, widget, apply: Callable[[Any], None], scale: int = 1) -> None:
         """A number shown by a spin box or slider (which holds ``value * scale``)."""
         self.bindings[key] = Binding(key, apply, lambda v: widget.setValue(int(round(v * scale))))
         if scale == 1:

@@ -24,7 +24,7 @@ class ChoicesController(QObject):
     status = Signal(str)
     modified = Signal()  # the project changed (its title shows it)
 
-    def __init__(self, timeline, engine, sounds, learn: QAction, forget: QAction, parent: QWidget) -> None:  # noqa: ANN001
+    def __init__(self, timeline, engine, sounds, learn: QAction, forget: QAction, parent: QWidget) -> None:
         """``timeline``: the ``TimelineController`` (its ``doc``); ``engine``: the ``EngineController``;
         ``sounds``: the Sounds panel (its dial); ``learn``/``forget``: the Sounds menu's actions."""
         super().__init__(parent)

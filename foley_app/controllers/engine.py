@@ -113,8 +113,7 @@ def frame_vector(engine: _Engine, video: Path, second: int) -> np.ndarray:
 
 def feedback_model(engine: _Engine, video: Path, choices: tuple):  # -> engine.api.Feedback
     """The choices as vectors (engine thread; frame and sound vectors cached per engine)."""
-    from engine.api import Feedback, sound_vectors
-    from engine.api import EngineError
+    from engine.api import EngineError, Feedback, sound_vectors
 
     key = (video, choices)
     cached = engine.extra.get("feedback")
@@ -219,7 +218,7 @@ class EngineController(QObject):
         if self._pass is not None:  # e.g. the engine was reloaded: the new pass resumes from the disk cache
             self._pass.cancel()
 
-        def embed(cancel, progress):  # noqa: ANN001, ANN202
+        def embed(cancel, progress):
             return engine.video_cache.embed_video(video, progress=progress, cancel=cancel)
 
         def done(rows: np.ndarray) -> None:
@@ -241,7 +240,7 @@ class EngineController(QObject):
         self.filters = {k: v for k, v in filters.items() if v not in (None, "", [], ())}
         self._resubmit()
 
-    def set_feedback(self, choices, enabled: bool = True) -> None:  # noqa: ANN001
+    def set_feedback(self, choices, enabled: bool = True) -> None:
         """The designer's choices to learn from (``Document.active_feedback()``); re-rank when they changed."""
         new = tuple(choices) if enabled else ()
         if new != self.feedback:

@@ -27,8 +27,8 @@ def default_db_dir() -> Path:
     return Path(engine_default())
 
 
-def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int | None,  # noqa: ANN201
-                 cancel, progress, prebuilt: Path | None = None):  # noqa: ANN001
+def run_indexing(roots: list[Path], model_path: Path, db_dir: Path, device: str, commit_segments: int | None,
+                 cancel, progress, prebuilt: Path | None = None):
     """Load a model instance of our own and index ``roots`` into ``db_dir`` (worker thread).
 
     ``commit_segments``: a smaller value commits (and so exposes to readers) more often; None: the
@@ -92,7 +92,7 @@ class LibraryController(QObject):
         if worker is not None and worker.cancelled:
             self.cancelled.emit()
 
-    def _on_done(self, report) -> None:  # noqa: ANN001
+    def _on_done(self, report) -> None:
         self._worker = None
         self.finished.emit(report)
 

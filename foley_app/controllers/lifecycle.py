@@ -27,7 +27,7 @@ class LibraryLifecycle(QObject):
     warning = Signal(str)  # something the user must do first
     banner = Signal(str)  # the Sounds panel's line while there is no list
 
-    def __init__(self, settings: Settings, library, engine, parent: QObject | None = None) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, library, engine, parent: QObject | None = None) -> None:
         """``library``: a ``LibraryController``; ``engine``: an ``EngineController``."""
         super().__init__(parent)
         self.settings = settings
@@ -99,7 +99,7 @@ class LibraryLifecycle(QObject):
         if not self.engine.is_ready:
             self.banner.emit(f"Indexing the sound library: {done:,} / {total:,} files \u2026 recommendations follow")
 
-    def indexed(self, report) -> None:  # noqa: ANN001  (engine IndexReport)
+    def indexed(self, report) -> None:
         """An indexing run finished: load the engine on the new index."""
         self.status.emit(f"library indexed: {report.files:,} files, {report.segments:,} segments")
         self.reload()

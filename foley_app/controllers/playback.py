@@ -56,7 +56,7 @@ class PlaybackController(QObject):
         self.duration, self.fps = max(0.0, duration), usable_fps(fps)
         self.seek(0.0)
 
-    def set_mix_source(self, source) -> None:  # noqa: ANN001
+    def set_mix_source(self, source) -> None:
         """``source() -> (key, document copy)``; the key changes whenever the mix would."""
         self._mix_source = source
 
@@ -168,7 +168,7 @@ class PlaybackController(QObject):
             self.player.play(buffer[skip:], label="timeline", offset=start + skip / sr)
 
 
-def render_from(key: object, doc, cached: np.ndarray | None, extra: tuple[np.ndarray, float] | None,  # noqa: ANN001
+def render_from(key: object, doc, cached: np.ndarray | None, extra: tuple[np.ndarray, float] | None,
                 start: float, sr: int) -> tuple:
     """(key, whole mix, what to play from ``start`` with ``extra`` added, start) - on a worker."""
     if cached is not None:

@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from engine.api import EngineError
+from foley_app.controllers.timeline import TimelineController
 from foley_app.core import project_io
 from foley_app.core.commands import RelinkMedia
-from foley_app.controllers.timeline import TimelineController
 from foley_app.core.document import Document
 from foley_app.resources import documents_dir, is_bundled
 from foley_app.settings import Settings
@@ -33,7 +33,7 @@ EXPORTS = {  # key: (menu text, file filter, default suffix)
 }
 
 
-def run_export(kind: str, doc: Document, path: Path, mode: str, cancel, progress) -> Path:  # noqa: ANN001
+def run_export(kind: str, doc: Document, path: Path, mode: str, cancel, progress) -> Path:
     """One export on a worker thread (``doc`` is a copy taken on the GUI thread)."""
     from foley_app.core import export
 

@@ -25,7 +25,7 @@ class SoundsController(QObject):
     status = Signal(str)
     wanted = Signal()  # the panel should come to the front (a search started)
 
-    def __init__(self, panel, engine, audition: AuditionController, playback, settings: Settings,  # noqa: ANN001
+    def __init__(self, panel, engine, audition: AuditionController, playback, settings: Settings,
                  parent: QWidget) -> None:
         """``panel``: the ``SoundsPanel``; ``engine``: the ``EngineController``; ``playback``: the
         ``PlaybackController`` (in-context audition)."""
@@ -56,7 +56,7 @@ class SoundsController(QObject):
         """The selected sound."""
         return self.panel.view.current_candidate()
 
-    def _on_list(self, r) -> None:  # noqa: ANN001  (controllers.engine.Recommendation)
+    def _on_list(self, r) -> None:
         self.panel.show_list(r, self.playback.fps)
         self.minis.request(r.candidates)
 
@@ -64,7 +64,7 @@ class SoundsController(QObject):
         self.engine.set_filters(text=text or None, include_categories=[category] if category else None,
                                 per_segment=self.settings.per_segment or None)
 
-    def _on_selection(self, current, previous) -> None:  # noqa: ANN001
+    def _on_selection(self, current, previous) -> None:
         c = current.data(Role.Candidate) if current.isValid() else None
         if c is not None:
             self.audition.audition(c, play=self.settings.auto_audition)

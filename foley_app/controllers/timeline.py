@@ -10,8 +10,20 @@ from PySide6.QtGui import QUndoStack
 
 from engine.api import EngineError
 from foley_app.core.audio_cache import default_cache
-from foley_app.core.commands import AddClip, AddTrack, Command, MoveClip, RemoveClip, RemoveTrack, RenameTrack, \
-    SetClipGain, SetTrackMute, SetTrackSolo, SetTrackVolume, SetVideo
+from foley_app.core.commands import (
+    AddClip,
+    AddTrack,
+    Command,
+    MoveClip,
+    RemoveClip,
+    RemoveTrack,
+    RenameTrack,
+    SetClipGain,
+    SetTrackMute,
+    SetTrackSolo,
+    SetTrackVolume,
+    SetVideo,
+)
 from foley_app.core.document import Change, Document
 from foley_app.core.onset import onset_in_file
 from foley_app.undo import push
@@ -44,7 +56,7 @@ def prepare_drop(payload: dict) -> tuple[float, float, float, float]:
     return s0, s1, float(onset), duration
 
 
-def clip_peaks(path: Path):  # noqa: ANN201
+def clip_peaks(path: Path):
     """Min/max peaks of a whole file at ``PEAKS_PER_SECOND``, for drawing clips (worker)."""
     cache = default_cache()
     duration = cache.duration(path)
@@ -159,7 +171,7 @@ class TimelineController(QObject):
         self.apply(RemoveTrack(track_id))
 
     # -- drops -----------------------------------------------------------------------------------
-    def place(self, c, at: float) -> None:  # noqa: ANN001  (engine.api.Candidate)
+    def place(self, c, at: float) -> None:
         """Put sound ``c`` on the first track, its onset at ``at`` seconds."""
         if c is not None and self.doc.tracks:
             self.drop_candidate(0, at, {"path": str(c.path), "name": c.name, "category": c.category,
@@ -187,7 +199,7 @@ class TimelineController(QObject):
         run_in_pool(prepare_drop, done, lambda exc: self.error.emit(f"cannot place {payload.get('name', '')}: {exc}"),
                     payload, owner=self)
 
-    def _load_peaks(self, paths) -> None:  # noqa: ANN001
+    def _load_peaks(self, paths) -> None:
         for path in {Path(p) for p in paths}:
             if not self.view.canvas.has_peaks(str(path)) and path.exists():
                 run_in_pool(clip_peaks, lambda r: self.view.canvas.set_clip_peaks(*r),

@@ -129,7 +129,7 @@ class ThumbnailSink(QObject):
     thumbnail = Signal(int, QImage)
 
 
-def _make_thumbnails(path: Path, duration: float, sink: ThumbnailSink, cancel: threading.Event, progress) -> int:  # noqa: ANN001
+def _make_thumbnails(path: Path, duration: float, sink: ThumbnailSink, cancel: threading.Event, progress) -> int:
     import cv2
 
     times = frame_times(duration)

@@ -28,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.api import probe_video
-from engine.api import MediaError
+from engine.api import MediaError, probe_video
 from foley_app.core.audio_cache import AudioCache, default_cache
 from foley_app.core.document import Clip, Document, Track
 from foley_app.core.errors import ExportCancelled, ExportError

@@ -1,7 +1,7 @@
 """SMPTE timecode for the app: the engine's ``engine.timecode`` (one implementation, shared with
 ``foley-engine spot`` and the exports)."""
 
-from engine.api import (  # noqa: F401  (re-exported)
+from engine.api import (
     DEFAULT_FPS,
     TimecodeError,
     frames_to_timecode,

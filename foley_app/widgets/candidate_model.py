@@ -75,7 +75,7 @@ NO_PEAKS = np.zeros(0, np.float32)
 class CandidateListModel(QAbstractListModel):
     """Rows are candidates in rank order; mini-waveform peaks arrive later via ``set_peaks``."""
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._items: list[Candidate] = []
         self._peaks: dict[tuple[str, float], np.ndarray] = {}
@@ -102,10 +102,10 @@ class CandidateListModel(QAbstractListModel):
     def has_peaks(self, key: tuple[str, float]) -> bool:
         return key in self._peaks
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._items)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):  # noqa: ANN201
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._items):
             return None
         c = self._items[index.row()]
@@ -132,7 +132,7 @@ class CandidateListModel(QAbstractListModel):
     def mimeTypes(self) -> list[str]:  # noqa: N802
         return [MIME_CANDIDATE, "text/uri-list"]
 
-    def mimeData(self, indexes) -> QMimeData:  # noqa: ANN001, N802
+    def mimeData(self, indexes) -> QMimeData:  # noqa: N802
         rows = sorted({i.row() for i in indexes if i.isValid()})
         if not rows:
             return QMimeData()

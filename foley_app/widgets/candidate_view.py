@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QPainter, QPen
+from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from engine.api import Candidate
@@ -27,7 +27,7 @@ def _fmt_duration(s: float) -> str:
 class CandidateDelegate(QStyledItemDelegate):
     """Paints one candidate row; no widgets per row, so thousands of rows stay cheap."""
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._images: dict[tuple, object] = {}  # mini waveforms rendered once per sound segment
 
@@ -115,7 +115,7 @@ class CandidateView(QListView):
     not_this = Signal(object)  # Candidate: "this does not fit the picture"
     sound_dropped = Signal(object)  # Path of an audio file dropped on the list: search by it
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setItemDelegate(CandidateDelegate(self))
         self.setUniformItemSizes(True)
@@ -134,27 +134,27 @@ class CandidateView(QListView):
         return idx.data(Role.Candidate) if idx.isValid() else None
 
     @staticmethod
-    def _sound_files(event) -> list[Path]:  # noqa: ANN001
-        from engine.api import INDEXED_EXTENSIONS as exts
+    def _sound_files(event) -> list[Path]:
+        from engine.api import INDEXED_EXTENSIONS
 
         md = event.mimeData()
         if not md.hasUrls():
             return []
-        return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in exts]
+        return [Path(u.toLocalFile()) for u in md.urls() if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in INDEXED_EXTENSIONS]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.source() is not self and self._sound_files(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
         if event.source() is not self and self._sound_files(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dropEvent(self, event) -> None:  # noqa: N802
         files = self._sound_files(event) if event.source() is not self else []
         if files:
             event.acceptProposedAction()
@@ -162,7 +162,7 @@ class CandidateView(QListView):
         else:
             event.ignore()
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in (Qt.Key_Return, Qt.Key_Enter):
             c = self.current_candidate()
             if c is not None:
@@ -170,7 +170,7 @@ class CandidateView(QListView):
             return
         super().keyPressEvent(event)
 
-    def _on_context_menu(self, pos) -> None:  # noqa: ANN001
+    def _on_context_menu(self, pos) -> None:
         idx = self.indexAt(pos)
         if not idx.isValid():
             return

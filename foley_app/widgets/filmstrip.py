@@ -57,7 +57,7 @@ class Filmstrip(QWidget):
         self._marker = second
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: ANN001, N802
+    def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.fillRect(self.rect(), C.ruler)
         cell = self._cell()
@@ -83,12 +83,12 @@ class Filmstrip(QWidget):
         p.setPen(QPen(C.accent, 1.5))
         p.drawLine(int(x), 0, int(x), self.height())
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         t = (event.position().x() + self._scroll) / self._cell()
         if self._n:
             self.seek_requested.emit(min(float(self._n), max(0.0, t)))
 
-    def wheelEvent(self, event) -> None:  # noqa: ANN001, N802
+    def wheelEvent(self, event) -> None:  # noqa: N802
         cell = self._cell()
         self._scroll = min(max(0.0, self._n * cell - self.width()), max(0.0, self._scroll - event.angleDelta().y()))
         self.update()

@@ -38,7 +38,7 @@ class LibraryPanel(QWidget):
         bar = QHBoxLayout()
         bar.setSpacing(2)
 
-        def button(name: str, tip: str, slot) -> QToolButton:  # noqa: ANN001
+        def button(name: str, tip: str, slot) -> QToolButton:
             b = QToolButton(self)
             b.setIcon(icon(name))
             b.setToolTip(tip)
@@ -90,7 +90,7 @@ class LibraryPanel(QWidget):
         self.stats.setText(text)
         self.details.setText(details)
 
-    def show_engine(self, info, demo: bool) -> None:  # noqa: ANN001  (controllers.engine.EngineInfo)
+    def show_engine(self, info, demo: bool) -> None:
         """What the loaded index holds, where it is, and which model ranks it."""
         self.set_stats(
             f"{info.n_files:,} files \u00b7 {info.n_segments:,} segments",

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foley_app.resources import icon
 from foley_app.core.timecode import seconds_to_timecode
+from foley_app.resources import icon
 from foley_app.widgets.candidate_model import CandidateListModel
 from foley_app.widgets.candidate_view import CandidateView
 from foley_app.widgets.waveform_view import WaveformView
@@ -42,13 +42,13 @@ class FilterEdit(QLineEdit):
 
     escaped = Signal()
 
-    def event(self, e) -> bool:  # noqa: ANN001 - Qt override
+    def event(self, e) -> bool:
         if e.type() == QEvent.ShortcutOverride and e.key() == Qt.Key_Escape and not e.modifiers():
             e.accept()  # Esc is ours while typing a filter
             return True
         return super().event(e)
 
-    def keyPressEvent(self, e) -> None:  # noqa: ANN001, N802 - Qt override
+    def keyPressEvent(self, e) -> None:  # noqa: N802 - Qt override
         if e.key() == Qt.Key_Escape and not e.modifiers():
             self.clear()
             self.escaped.emit()
@@ -62,14 +62,14 @@ class PriorDial(QSlider):
 
     escaped = Signal()
 
-    def event(self, e) -> bool:  # noqa: ANN001 - Qt override
+    def event(self, e) -> bool:
         if e.type() == QEvent.ShortcutOverride and (e.key() in _DIAL_KEYS or e.key() == Qt.Key_Escape) \
                 and not e.modifiers() & ~Qt.KeypadModifier:
             e.accept()
             return True
         return super().event(e)
 
-    def keyPressEvent(self, e) -> None:  # noqa: ANN001, N802 - Qt override
+    def keyPressEvent(self, e) -> None:  # noqa: N802 - Qt override
         if e.key() == Qt.Key_Escape and not e.modifiers():
             self.escaped.emit()
             return
@@ -292,7 +292,7 @@ class SoundsPanel(QWidget):
         self.category.setCurrentIndex(max(0, i))
         self.category.blockSignals(False)
 
-    def show_list(self, r, fps: float) -> None:  # noqa: ANN001  (controllers.engine.Recommendation)
+    def show_list(self, r, fps: float) -> None:
         """A finished ranking: the list (the selected sound stays selected) and a banner saying what it is."""
         keep = self.view.current_candidate()
         self.model.set_candidates(r.candidates)

@@ -37,7 +37,7 @@ class StatusBar(QStatusBar):
         log.warning("%s", text)
         self.showMessage(f"\u26a0 {text}", WARNING_MS)
 
-    def set_engine(self, info) -> None:  # noqa: ANN001  (controllers.engine.EngineInfo)
+    def set_engine(self, info) -> None:
         """The loaded library, model and device."""
         self.library.setText(f"library: {info.n_files:,} files \u00b7 {info.n_segments:,} segments")
         self.library.setToolTip(str(info.db_dir))

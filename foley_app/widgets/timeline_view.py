@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foley_app.theme import C, category_colour
 from foley_app.core.timecode import DEFAULT_FPS, seconds_to_timecode
+from foley_app.theme import C, category_colour
 from foley_app.widgets.candidate_model import mime_to_payload
 from foley_app.widgets.track_header import TrackHeader
 from foley_app.widgets.wave_image import bars_image
@@ -83,7 +83,7 @@ class TimelineCanvas(QWidget):
         self._preview: dict[str, tuple[int, float, float, float]] = {}  # clip id -> track, pos, s0, s1 while dragging
 
     # -- model ---------------------------------------------------------------------------------
-    def set_document(self, doc) -> None:  # noqa: ANN001 - foley_app.core.document.Document
+    def set_document(self, doc) -> None:
         self.doc = doc
         self.refresh()
 
@@ -101,7 +101,7 @@ class TimelineCanvas(QWidget):
     def has_peaks(self, path: str) -> bool:
         return path in self._peaks
 
-    def _find(self, clip_id: str):  # noqa: ANN202
+    def _find(self, clip_id: str):
         if self.doc is None:
             return None
         for ti, track in enumerate(self.doc.tracks):
@@ -131,7 +131,7 @@ class TimelineCanvas(QWidget):
         lane = self.lane_rect(track_index)
         return QRectF(self.x_at(position), lane.top() + 3, max(3.0, length * self.px_per_s), LANE_H - 6)
 
-    def _geometry(self, ti: int, clip) -> tuple[int, float, float, float]:  # noqa: ANN001
+    def _geometry(self, ti: int, clip) -> tuple[int, float, float, float]:
         if clip.id in self._preview:
             return self._preview[clip.id]
         return ti, clip.position, clip.source_start, clip.source_end
@@ -184,7 +184,7 @@ class TimelineCanvas(QWidget):
         return end + 5.0
 
     # -- painting ------------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:  # noqa: ANN001, N802
+    def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.fillRect(self.rect(), C.bg)
         self._paint_ruler(p)
@@ -248,7 +248,7 @@ class TimelineCanvas(QWidget):
                 p.setPen(QPen(C.border, 1))
             t += minor
 
-    def _paint_clip(self, p: QPainter, ti: int, clip, silent: bool) -> None:  # noqa: ANN001
+    def _paint_clip(self, p: QPainter, ti: int, clip, silent: bool) -> None:
         ti, position, s0, s1 = self._geometry(ti, clip)
         r = self.clip_rect(ti, position, s1 - s0)
         if r.right() < 0 or r.left() > self.width():
@@ -281,7 +281,7 @@ class TimelineCanvas(QWidget):
         p.drawText(r.adjusted(5, 1, -4, 0).intersected(QRectF(0, r.top(), self.width(), 17)), Qt.AlignLeft | Qt.AlignTop, label)
 
     # -- mouse & keys --------------------------------------------------------------------------
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
         clip_id, part = self.hit(pos)
         if event.button() == Qt.RightButton:
@@ -300,7 +300,7 @@ class TimelineCanvas(QWidget):
         self._drag = _Drag(mode, clip_id, ti, self.time_at(pos.x()) - clip.position, clip.position,
                            clip.source_start, clip.source_end)
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
         d = self._drag
         if d is None:
@@ -328,7 +328,7 @@ class TimelineCanvas(QWidget):
             self._preview[d.clip_id] = (d.track_index, d.position, d.source_start, s1)
         self.update()
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         d, self._drag = self._drag, None
         if d is None or d.mode == "seek":
             return
@@ -345,12 +345,12 @@ class TimelineCanvas(QWidget):
         elif d.mode == "trim-right" and abs(s1 - d.source_end) > 1e-6:
             self.clip_trimmed.emit(d.clip_id, "end", position + s1 - s0)
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
         clip_id, _ = self.hit(event.position())
         if clip_id:
             self._ask_gain(clip_id)
 
-    def wheelEvent(self, event) -> None:  # noqa: ANN001, N802
+    def wheelEvent(self, event) -> None:  # noqa: N802
         dy = event.angleDelta().y() or event.angleDelta().x()
         if event.modifiers() & Qt.ControlModifier:
             self.set_zoom(self.px_per_s * (1.2 if dy > 0 else 1 / 1.2), event.position().x())
@@ -360,7 +360,7 @@ class TimelineCanvas(QWidget):
         else:
             event.ignore()  # let the scroll area scroll vertically
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def keyPressEvent(self, event) -> None:  # noqa: N802
         if self.selected and event.key() in (Qt.Key_Delete, Qt.Key_Backspace):
             self.clip_deleted.emit(self.selected)
             return
@@ -378,7 +378,7 @@ class TimelineCanvas(QWidget):
             self.selection_changed.emit(clip_id)
             self.update()
 
-    def _context_menu(self, clip_id: str, global_pos) -> None:  # noqa: ANN001
+    def _context_menu(self, clip_id: str, global_pos) -> None:
         found = self._find(clip_id)
         if found is None:
             return
@@ -401,13 +401,13 @@ class TimelineCanvas(QWidget):
             self.clip_gain_requested.emit(clip_id, value)
 
     # -- drag and drop from the candidate list -------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
         if mime_to_payload(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
         if pos.y() < RULER_H:
             self._drop_hint = None
@@ -417,11 +417,11 @@ class TimelineCanvas(QWidget):
             event.acceptProposedAction()
         self.update()
 
-    def dragLeaveEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
         self._drop_hint = None
         self.update()
 
-    def dropEvent(self, event) -> None:  # noqa: ANN001, N802
+    def dropEvent(self, event) -> None:  # noqa: N802
         self._drop_hint = None
         self.update()
         payload = mime_to_payload(event.mimeData())
@@ -473,7 +473,7 @@ class TimelineView(QWidget):
         lay.addWidget(self.area, 1)
         lay.addWidget(self.hbar)
 
-    def set_document(self, doc) -> None:  # noqa: ANN001
+    def set_document(self, doc) -> None:
         self.canvas.set_document(doc)
         self.refresh()
 

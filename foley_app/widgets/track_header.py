@@ -79,11 +79,11 @@ class TrackHeader(QWidget):
         for w in (self.mute_button, self.solo_button, self.volume):
             w.blockSignals(False)
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
         self.volume.setValue(0)
         self.volume_changed.emit(self.track_id, 0.0)
 
-    def contextMenuEvent(self, event) -> None:  # noqa: ANN001, N802
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
         menu = QMenu(self)
         menu.addAction("Rename track\u2026", self._ask_name)
         menu.addAction("Reset volume", lambda: self.mouseDoubleClickEvent(None))

@@ -8,9 +8,9 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
+from foley_app.core.timecode import DEFAULT_FPS, seconds_to_timecode, usable_fps
 from foley_app.resources import icon
 from foley_app.theme import C
-from foley_app.core.timecode import DEFAULT_FPS, seconds_to_timecode, usable_fps
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Scrubber(QWidget):
             return 0.0
         return min(self.duration, max(0.0, (x - 6) / (self.width() - 12) * self.duration))
 
-    def paintEvent(self, event) -> None:  # noqa: ANN001, N802
+    def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         p.fillRect(self.rect(), C.ruler)
@@ -82,10 +82,10 @@ class Scrubber(QWidget):
         tri.closeSubpath()
         p.fillPath(tri, C.accent)
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         self.seek_requested.emit(self._t(event.position().x()))
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
         if event.buttons() & Qt.LeftButton:
             self.seek_requested.emit(self._t(event.position().x()))
 

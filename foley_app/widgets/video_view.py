@@ -56,7 +56,7 @@ class VideoView(QWidget):
         self._image = image
         self.update()
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802
+    def resizeEvent(self, event) -> None:  # noqa: N802
         ratio = self.devicePixelRatioF()
         self.resized.emit(int(self.width() * ratio), int(self.height() * ratio))
         super().resizeEvent(event)
@@ -108,7 +108,7 @@ class VideoView(QWidget):
             return QRectF(pic.left() - w - 1, pic.top(), w, h), False
         return QRectF(pic.left() + 4, pic.top() + 4, w, h), True
 
-    def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#0d0d0f"))
         if self._image is None:
@@ -129,6 +129,6 @@ class VideoView(QWidget):
             p.setPen(QPen(C.accent))
             p.drawText(box, Qt.AlignCenter, self._caption)
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         self.clicked.emit()
         super().mousePressEvent(event)

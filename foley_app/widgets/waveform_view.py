@@ -56,7 +56,7 @@ class WaveformView(QWidget):
     def _x(self, t: float) -> float:
         return t / self._duration * self.width()
 
-    def paintEvent(self, event) -> None:  # noqa: ANN001, N802
+    def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.fillRect(self.rect(), C.ruler)
         if self._peaks is None:
@@ -91,6 +91,6 @@ class WaveformView(QWidget):
             p.setPen(QPen(C.accent, 2))
             p.drawLine(int(x), 0, int(x), h)
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         if self._peaks is not None:
             self.seek_requested.emit(max(0.0, min(self._duration, event.position().x() / self.width() * self._duration)))

@@ -6,8 +6,12 @@ and a row per clip to audio_fix.csv.
 
     python3 scripts/recording/fix_audio_bias.py CLIPS_DIR RECORDING_LOG   # the log record_gameplay.sh printed
 """
-import csv, re, subprocess, sys
+import csv
+import re
+import subprocess
+import sys
 from pathlib import Path
+
 folder, log = Path(sys.argv[1]), Path(sys.argv[2])
 SKIP_S = 4.0
 delays = {}
@@ -34,4 +38,6 @@ for clip in sorted(folder.glob("wzrec*.mp4")):
     rows.append({"clip": clip.name, "applied_delay_s": delays[clip.stem], "raw_audio_s": round(raw, 2), "moved_earlier_s": round(bias, 3)})
     print(rows[-1])
 with open(folder / "audio_fix.csv", "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)

@@ -40,7 +40,7 @@ def test_prepare_throughput_720p(benchmark, clip_720p: Path, tmp_path: Path, wor
 
     cpu: list[float] = []
 
-    def run():  # noqa: ANN202
+    def run():
         c0 = cpu_seconds()
         report = prepare_dataset(clip_720p, out, workers=workers, progress=False)
         cpu.append(cpu_seconds() - c0)

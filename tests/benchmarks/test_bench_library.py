@@ -20,7 +20,13 @@ import numpy as np
 import pytest
 
 from engine.bench.library import (
-    benchmark_model, build_graph, clustered_queries, clustered_vectors, random_vectors, recall_and_speed, synthetic_index,
+    benchmark_model,
+    build_graph,
+    clustered_queries,
+    clustered_vectors,
+    random_vectors,
+    recall_and_speed,
+    synthetic_index,
 )
 from engine.bench.timing import percentiles_ms, rss_mb, timed
 from engine.library.vectors import HnswParams

@@ -38,7 +38,7 @@ def tiny_train_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bench_quick_tiny_measures_every_target(tiny_model_file: Path, tiny_train_data: Path, sound_library: list[Path], event_video,
-                                                tmp_path: Path) -> None:  # noqa: ANN001
+                                                tmp_path: Path) -> None:
     root = Path(os.path.commonpath([str(p) for p in sound_library]))
     out = tmp_path / "bench.json"
     args = ["bench", "--quick", "--json", "--model", str(tiny_model_file), "--work", str(tmp_path / "work"), "--library", str(root),

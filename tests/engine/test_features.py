@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from engine.config import FeatureCfg
-from engine.data.features import clip_at_second, clips_from_wave, log_mel, log_mel_batch, normalize_level, preprocess_frame, resize_frame, rms
+from engine.data.features import (
+    clip_at_second,
+    clips_from_wave,
+    log_mel,
+    log_mel_batch,
+    normalize_level,
+    preprocess_frame,
+    resize_frame,
+    rms,
+)
 
 
 def test_log_mel_shape_and_reference_values(rng: np.random.Generator) -> None:

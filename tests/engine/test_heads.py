@@ -19,7 +19,15 @@ from engine.models import AVModel
 from engine.models.towers import aisfx_features
 from engine.presets import get_preset
 from engine.training.heads import (
-    HeadTrainCfg, attach_ranking, baselines, build_task, evaluate_task, library_tower_features, pretrained_cfg, references, train_heads,
+    HeadTrainCfg,
+    attach_ranking,
+    baselines,
+    build_task,
+    evaluate_task,
+    library_tower_features,
+    pretrained_cfg,
+    references,
+    train_heads,
 )
 
 N_VIDEOS, SECONDS = 10, 8

@@ -119,8 +119,8 @@ def labelled_setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     import torch
 
-    from engine.data import synthetic
     from engine.api import index_library
+    from engine.data import synthetic
     from engine.models import AVModel
     from engine.presets import get_preset
 

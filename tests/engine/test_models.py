@@ -45,30 +45,30 @@ def test_attention_encoder_maps_and_norm() -> None:
     assert enc.project.in_features == 8 + 8 + 16
 
 
-def _literal_level(level: AttentionLevel, l: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The paper's steps 1-2 written out: c = conv1x1(project(l) + g), softmax, weighted sum of l."""
-    lp = level.project(l) if level.project is not None else l  # (B, C_g, h, w)
+def _literal_level(level: AttentionLevel, local: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's steps 1-2 written out: c = conv1x1(project(local) + g), softmax, weighted sum of local."""
+    lp = level.project(local) if level.project is not None else local  # (B, C_g, h, w)
     c = level.score(lp + g[:, :, None, None])  # (B, 1, h, w)
     b, _, h, w = c.shape
     a = torch.softmax(c.view(b, -1), dim=-1).view(b, 1, h, w)
-    return (a * l).sum(dim=(2, 3)), a[:, 0]
+    return (a * local).sum(dim=(2, 3)), a[:, 0]
 
 
 @pytest.mark.parametrize("local_ch", [6, 16])
 def test_attention_level_equals_literal_formula(local_ch: int) -> None:
     torch.manual_seed(1)
     level = AttentionLevel(local_ch, 16)
-    l, g = torch.randn(2, local_ch, 5, 7), torch.randn(2, 16)
-    feat, amap = level(l, g)
-    ref_feat, ref_map = _literal_level(level, l, g)
+    local, g = torch.randn(2, local_ch, 5, 7), torch.randn(2, 16)
+    feat, amap = level(local, g)
+    ref_feat, ref_map = _literal_level(level, local, g)
     assert torch.allclose(feat, ref_feat, atol=1e-5) and torch.allclose(amap, ref_map, atol=1e-6)
     # g adds the same score at every position, so the softmax cancels it (documented in docs/models.md)
-    assert torch.allclose(level(l, 10 * torch.randn(2, 16))[1], amap, atol=1e-5)
+    assert torch.allclose(level(local, 10 * torch.randn(2, 16))[1], amap, atol=1e-5)
     # gradients agree too (the factored form is the same function of the same parameters)
     feat.sum().backward()
     grads = [p.grad.clone() for p in level.parameters()]
     level.zero_grad()
-    _literal_level(level, l, g)[0].sum().backward()
+    _literal_level(level, local, g)[0].sum().backward()
     for got, ref in zip(grads, (p.grad for p in level.parameters())):
         assert torch.allclose(got, ref, atol=1e-5)
 
@@ -78,10 +78,10 @@ def test_attention_focuses_on_high_compatibility_position() -> None:
     with torch.no_grad():
         level.score.weight.copy_(torch.tensor([[[[10.0]], [[0.0]]]]))
         level.score.bias.zero_()
-    l = torch.zeros(1, 2, 3, 3)
-    l[0, 0, 1, 2] = 1.0  # one position strongly matches u
-    l[0, 1] = 5.0
-    feat, amap = level(l, torch.zeros(1, 2))
+    local = torch.zeros(1, 2, 3, 3)
+    local[0, 0, 1, 2] = 1.0  # one position strongly matches u
+    local[0, 1] = 5.0
+    feat, amap = level(local, torch.zeros(1, 2))
     # scores 10 at (1, 2), 0 elsewhere: weight e^10 / (e^10 + 8)
     w = torch.exp(torch.tensor(10.0)) / (torch.exp(torch.tensor(10.0)) + 8)
     assert amap[0, 1, 2].item() == pytest.approx(w.item(), rel=1e-5)

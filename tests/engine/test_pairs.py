@@ -12,7 +12,15 @@ from torch.utils.data import DataLoader
 
 from engine.data import synthetic
 from engine.data.cache import FeatureCache
-from engine.data.pairs import PairDataset, RowDataset, balanced_pairs, contrastive_batches, eval_pairs, search_list, shard
+from engine.data.pairs import (
+    PairDataset,
+    RowDataset,
+    balanced_pairs,
+    contrastive_batches,
+    eval_pairs,
+    search_list,
+    shard,
+)
 from engine.errors import ConfigError, DatasetError
 
 

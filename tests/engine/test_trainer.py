@@ -89,7 +89,7 @@ def _rows(run: Path) -> list[dict[str, str]]:
 def test_every_preset_trains_a_few_steps(preset: str, data: Path, m5_model: Path, tmp_path: Path) -> None:
     cfg = tiny_cfg(preset, init_from=str(m5_model) if preset == "ft" else None)
     losses: list[float] = []
-    res = train(cfg, data, tmp_path, RunOptions(preset=preset, max_steps=3, **CPU), on_step=lambda s, l: losses.append(l))
+    res = train(cfg, data, tmp_path, RunOptions(preset=preset, max_steps=3, **CPU), on_step=lambda s, loss: losses.append(loss))
     assert res.stop_reason == "max_steps" and res.global_step == 3
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
     state = load_state(tmp_path / "last.pt")
@@ -143,7 +143,7 @@ def test_resume_after_a_kill_reproduces_the_run(preset: str, data: Path, referen
         train(cfg, data, killed, opts, on_step=die)
     assert load_state(killed / "last.pt")["global_step"] == 4
     redone: list[int] = []
-    res = train(cfg, data, killed, replace(opts, resume=True), on_step=lambda s, l: redone.append(s))
+    res = train(cfg, data, killed, replace(opts, resume=True), on_step=lambda s, loss: redone.append(s))
     assert redone[0] == 5 and res.stop_reason == "completed"
 
     assert _rows(killed) == _rows(full) and len(_rows(full)) == 3
@@ -243,7 +243,7 @@ def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
 
     try:
         steps: list[int] = []
-        train(tiny_cfg("m3", epochs=2), Path(data), Path(out), RunOptions(preset="m3", **CPU), on_step=lambda s, l: steps.append(s))
+        train(tiny_cfg("m3", epochs=2), Path(data), Path(out), RunOptions(preset="m3", **CPU), on_step=lambda s, loss: steps.append(s))
         torch.save(torch.tensor(steps), Path(out) / f"steps{rank}.pt")
     finally:
         shutdown_distributed()

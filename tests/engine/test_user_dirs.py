@@ -13,7 +13,7 @@ from engine import user_dirs
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch) -> Path:
     def fake(kind: str):
-        def where(appname: str, appauthor=None) -> str:  # noqa: ANN001
+        def where(appname: str, appauthor=None) -> str:
             assert appauthor is False
             return str(tmp_path / kind / appname)
         return where

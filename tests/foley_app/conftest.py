@@ -68,8 +68,8 @@ def boxes(monkeypatch: pytest.MonkeyPatch) -> Boxes:
 
     rec = Boxes()
 
-    def make(kind: str):  # noqa: ANN202
-        def show(parent, title, text, buttons=None, default=None):  # noqa: ANN001, ANN202
+    def make(kind: str):
+        def show(parent, title, text, buttons=None, default=None):
             rec.shown.append((kind, title, text))
             if rec.answer is not None:
                 return rec.answer
@@ -96,7 +96,7 @@ def make_window(qtbot, settings, tmp_path: Path):
 
     made = []
 
-    def make(plan):  # noqa: ANN001, ANN202
+    def make(plan):
         w = MainWindow(settings, tmp_path / "cache")
         w.resize(1400, 900)
         w.show()

@@ -20,7 +20,7 @@ def window(qtbot, make_window, demo_plan):
     return w
 
 
-def paths(w) -> list:  # noqa: ANN001
+def paths(w) -> list:
     return [c.path for c in w.engine.last.candidates]
 
 
@@ -88,7 +88,7 @@ def test_dropping_a_sound_file_on_the_list_searches_by_it(qtbot, window, tmp_pat
     take = tmp_path / "my take.wav"
     sf.write(str(take), np.concatenate([np.zeros(sr // 3, np.float32), 0.5 * (wave if wave.ndim == 1 else wave.mean(axis=1))]), sr)
 
-    def drop(path):  # noqa: ANN001, ANN202
+    def drop(path):
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(path))])
         event = QDropEvent(QPointF(20, 20), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
@@ -112,7 +112,7 @@ def test_dropping_a_sound_file_on_the_list_searches_by_it(qtbot, window, tmp_pat
 
 
 class FakeStream:
-    def __init__(self, sd, callback, **kwargs) -> None:  # noqa: ANN001
+    def __init__(self, sd, callback, **kwargs) -> None:
         self.sd, self.callback = sd, callback
 
     def start(self) -> None:  # one second of a half-scale tone, as PortAudio would deliver it
@@ -131,13 +131,13 @@ class FakeSd:
     def __init__(self, inputs: int = 1) -> None:
         self.inputs, self.stopped = inputs, False
 
-    def query_devices(self):  # noqa: ANN201
+    def query_devices(self):
         return [{"name": "mic", "max_input_channels": self.inputs, "max_output_channels": 0}]
 
     def check_input_settings(self, **kwargs) -> None:
         pass
 
-    def InputStream(self, callback, **kwargs):  # noqa: ANN201, N802
+    def InputStream(self, callback, **kwargs):  # noqa: N802
         return FakeStream(self, callback, **kwargs)
 
 
@@ -184,7 +184,7 @@ def test_without_a_microphone_the_dialog_says_so_and_takes_a_file(qtbot, tmp_pat
 def test_search_by_recording_from_the_menu_without_portaudio(qtbot, window, monkeypatch) -> None:
     import foley_app.recorder as recorder
 
-    def missing():  # noqa: ANN202
+    def missing():
         raise OSError("PortAudio library not found")
 
     monkeypatch.setattr(recorder, "_sounddevice", missing)

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 
-def _ready(qtbot, make_window, demo_plan):  # noqa: ANN001, ANN202
+def _ready(qtbot, make_window, demo_plan):
     w = make_window(demo_plan)
     qtbot.waitUntil(lambda: w.video.info is not None, timeout=20_000)
     w.activateWindow()

@@ -17,7 +17,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The path each save dialog suggests (the dialog is then cancelled)."""
     seen: list[Path] = []
 
-    def dialog(parent, caption, suggested, *args, **kwargs):  # noqa: ANN001, ANN202
+    def dialog(parent, caption, suggested, *args, **kwargs):
         seen.append(Path(suggested))
         return "", ""
 

@@ -50,7 +50,7 @@ def test_run_in_pool_reports_errors_and_progress_and_cancels(qtbot) -> None:
     assert isinstance(errors[0], ZeroDivisionError) and "ZeroDivisionError" in errors[0].__traceback_text__
     started = threading.Event()
 
-    def long(cancel: threading.Event, progress) -> str:  # noqa: ANN001
+    def long(cancel: threading.Event, progress) -> str:
         for i in range(1000):
             progress(i, 1000)
             started.set()
@@ -121,7 +121,7 @@ def test_candidate_model_roles_and_drag_payload(qtbot) -> None:
     idx = m.index(1)
     assert idx.data(Role.Name) == "sound1" and idx.data(Role.Rank) == 2 and idx.data(Role.Category) == "DOORS"
     assert idx.data(Role.Score) == pytest.approx(0.95) and idx.data(Role.Start) == 0.5
-    def n_peaks(i):  # noqa: ANN001, ANN202 - PySide may hand back "no value" as None or an empty array
+    def n_peaks(i):
         v = m.index(i).data(Role.Peaks)
         return 0 if v is None else len(v)
 
@@ -166,7 +166,7 @@ def test_settings_persist(tmp_path: Path) -> None:
 def test_player_without_output_device_says_so(qtbot, monkeypatch) -> None:
     import foley_app.audio as audio
 
-    def no_portaudio():  # noqa: ANN202
+    def no_portaudio():
         raise OSError("PortAudio library not found")
 
     monkeypatch.setattr(audio, "_sounddevice", no_portaudio)

@@ -13,7 +13,6 @@ import wavinfo
 
 from engine.version import __version__
 from foley_app.core.audio_cache import AudioCache
-from foley_app.core.export.bwf import Bext, BwfError, ixml, write_bwf
 from foley_app.core.commands import AddClip, AddTrack, SetTrackMute
 from foley_app.core.document import Clip, Document
 from foley_app.core.export import (
@@ -25,6 +24,7 @@ from foley_app.core.export import (
     export_wav,
     session_of,
 )
+from foley_app.core.export.bwf import Bext, BwfError, ixml, write_bwf
 from foley_app.core.mix import limit, render
 
 SR = 48_000

@@ -9,7 +9,7 @@ from engine.api import Candidate
 from foley_app.widgets.candidate_model import CandidateListModel, Role
 
 
-def test_painted_roles_never_return_none_and_keep_none_alive(qapp) -> None:  # noqa: ANN001
+def test_painted_roles_never_return_none_and_keep_none_alive(qapp) -> None:
     model = CandidateListModel()
     c = Candidate(sound_id=1, path=Path("/lib/a.wav"), name="a", category="", start_s=0.0, distance=0.5, score=0.75, duration_s=1.0)
     model.set_candidates([c])

@@ -29,7 +29,7 @@ def _doc() -> Document:
 
 
 @pytest.fixture
-def stack(qapp) -> QUndoStack:  # noqa: ANN001 - pytest-qt's application
+def stack(qapp) -> QUndoStack:
     """An empty undo stack, as the app's timeline keeps one."""
     return QUndoStack()
 

@@ -44,7 +44,7 @@ def test_choices_round_trip_and_make_the_project_dirty(tmp_path: Path) -> None:
     assert back.dirty and back.feedback == []
 
 
-def test_a_placement_counts_only_while_its_clip_is_placed(tmp_path: Path, qapp) -> None:  # noqa: ANN001
+def test_a_placement_counts_only_while_its_clip_is_placed(tmp_path: Path, qapp) -> None:
     from PySide6.QtGui import QUndoStack
 
     from foley_app.undo import push

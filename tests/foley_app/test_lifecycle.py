@@ -42,7 +42,7 @@ class FakeEngine:
 
 
 @pytest.fixture
-def life(qapp, settings):  # noqa: ANN001, ANN201
+def life(qapp, settings):
     lc = LibraryLifecycle(settings, FakeLibrary(), FakeEngine())
     lc.said = {"status": [], "warning": [], "banner": []}
     for name, said in lc.said.items():
@@ -50,7 +50,7 @@ def life(qapp, settings):  # noqa: ANN001, ANN201
     return lc
 
 
-def plan(tmp_path: Path, **kw) -> LaunchPlan:  # noqa: ANN003
+def plan(tmp_path: Path, **kw) -> LaunchPlan:
     base = dict(model=tmp_path / "m.pt", db_dir=tmp_path / "demo-index", library_roots=[tmp_path / "demo-sounds"],
                 video=None, project=None, demo=True)
     base.update(kw)
@@ -153,7 +153,7 @@ def test_preferences_reload_the_engine_only_when_model_or_device_changed(life, t
 
 # -- preference bindings ---------------------------------------------------------------------------
 @pytest.fixture
-def bound(qapp, settings):  # noqa: ANN001, ANN201
+def bound(qapp, settings):
     action, button, spin = QAction(), QToolButton(), QSpinBox()
     action.setCheckable(True)
     button.setCheckable(True)
@@ -167,7 +167,7 @@ def bound(qapp, settings):  # noqa: ANN001, ANN201
     return b, action, button, spin, applied
 
 
-def test_load_shows_and_applies_the_stored_values_once(bound) -> None:  # noqa: ANN001
+def test_load_shows_and_applies_the_stored_values_once(bound) -> None:
     b, action, button, spin, applied = bound
     b.settings.play_whole_file, b.settings.top_k = True, 40
     assert set(b.load()) == {"play_whole_file", "top_k"}  # the audio device is in effect already
@@ -175,7 +175,7 @@ def test_load_shows_and_applies_the_stored_values_once(bound) -> None:  # noqa: 
     assert applied == {"play_whole_file": [True], "top_k": [40], "audio_device": []}
 
 
-def test_one_control_moves_the_other_writes_the_store_and_applies_once(bound) -> None:  # noqa: ANN001
+def test_one_control_moves_the_other_writes_the_store_and_applies_once(bound) -> None:
     b, action, button, spin, applied = bound
     b.load()
     button.click()
@@ -188,7 +188,7 @@ def test_one_control_moves_the_other_writes_the_store_and_applies_once(bound) ->
     assert b.settings.top_k == 60 and applied["top_k"] == [25, 60]
 
 
-def test_a_preferences_reload_applies_what_changed_and_reprobes_the_audio_device(bound) -> None:  # noqa: ANN001
+def test_a_preferences_reload_applies_what_changed_and_reprobes_the_audio_device(bound) -> None:
     b, action, button, spin, applied = bound
     b.load()
     b.settings.top_k = 80  # what the Preferences dialog stores
@@ -197,7 +197,7 @@ def test_a_preferences_reload_applies_what_changed_and_reprobes_the_audio_device
     assert applied["audio_device"] == [""]
 
 
-def test_a_stored_value_a_control_cannot_hold_becomes_the_controls(bound) -> None:  # noqa: ANN001
+def test_a_stored_value_a_control_cannot_hold_becomes_the_controls(bound) -> None:
     b, action, button, spin, applied = bound
     b.settings.top_k = 2  # below the list's minimum of 5
     b.load()

@@ -96,13 +96,13 @@ def ranking_model(gui_model_file: Path, gui_index: Path, event_video, tmp_path_f
     return path, last
 
 
-def _settled(w) -> bool:  # noqa: ANN001
+def _settled(w) -> bool:
     e = w.engine
     return e.last is not None and e.last.request_id == e._latest and not e._in_flight and not e._pending \
         and not w.sounds._prior_timer.isActive()
 
 
-def _paths(w) -> list:  # noqa: ANN001
+def _paths(w) -> list:
     return [c.path for c in w.engine.last.candidates]
 
 

@@ -17,8 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foley_app.core import project_io
-from foley_app.core.project_io import autosave as autosave_io
-from foley_app.core.project_io import reader as project_reader
 from foley_app.core.commands import AddClip, AddTrack, MoveClip, RelinkMedia, SetClipGain, SetTrackMute, SetTrackSolo
 from foley_app.core.document import Clip, Document
 from foley_app.core.project_io import (
@@ -33,6 +31,8 @@ from foley_app.core.project_io import (
     sidecar_path,
     write_autosave,
 )
+from foley_app.core.project_io import autosave as autosave_io
+from foley_app.core.project_io import reader as project_reader
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -235,7 +235,7 @@ def kill_restart_campaign(
     return stats
 
 
-def progress_trigger(progress: Callable[[Path], int], total: int, short: float, long: float):  # noqa: ANN201
+def progress_trigger(progress: Callable[[Path], int], total: int, short: float, long: float):
     """Kill points drawn over the work still to do on an output.
 
     ``progress(out)`` counts the durable units on disk (commits, shards, checkpoints) out of ``total``.
@@ -245,7 +245,7 @@ def progress_trigger(progress: Callable[[Path], int], total: int, short: float, 
     """
     finishing: set[Path] = set()
 
-    def trigger(out: Path, rng: np.random.Generator):  # noqa: ANN202
+    def trigger(out: Path, rng: np.random.Generator):
         now = progress(out)
         if now >= total:
             if out in finishing:

@@ -174,7 +174,7 @@ def test_an_unexpected_decoder_error_skips_one_file_not_the_library(corpus, tmp_
 
     real = media.load_audio
 
-    def flaky(path, *args, **kwargs):  # noqa: ANN001, ANN202
+    def flaky(path, *args, **kwargs):
         if Path(path).name == "pcm24.wav":
             raise AttributeError("'NoneType' object has no attribute 'sample_rate'")  # what the fuzz test found
         return real(path, *args, **kwargs)

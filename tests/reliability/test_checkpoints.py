@@ -25,7 +25,7 @@ class Evil:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path.touch, (self.marker,))
 
 
@@ -35,7 +35,7 @@ class EvilSystem:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         import os
 
         return (os.system, (f"touch {self.marker}",))
@@ -50,7 +50,7 @@ def hostile_files(folder: Path, marker: Path) -> dict[str, tuple[Path, str]]:
     model = tiny_model(0)
     files: dict[str, tuple[Path, str]] = {}
 
-    def put(name: str, writer, pattern: str) -> None:  # noqa: ANN001
+    def put(name: str, writer, pattern: str) -> None:
         path = folder / name
         writer(path)
         files[name] = (path, pattern)

@@ -55,7 +55,7 @@ WAITING_CLI = (
 )
 
 
-def _wait(pred, proc: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:  # noqa: ANN001
+def _wait(pred, proc: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while not pred():
         assert proc.poll() is None, f"the indexer ended early:\n{tail(log)}"

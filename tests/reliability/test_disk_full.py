@@ -189,10 +189,10 @@ def test_a_short_graph_file_is_never_renamed_into_place(tmp_path: Path) -> None:
 class _ShortWriter:
     """An hnswlib index whose ``save_index`` writes only the first 100 bytes (as on a full disk)."""
 
-    def __init__(self, index) -> None:  # noqa: ANN001
+    def __init__(self, index) -> None:
         self._index = index
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self._index, name)
 
     def save_index(self, name: str) -> None:

@@ -40,7 +40,7 @@ def _load_rejects(tmp_path: Path, text: str | bytes, *fragments: str) -> str:
     return message
 
 
-def _with(edit) -> str:  # noqa: ANN001
+def _with(edit) -> str:
     data = _valid()
     edit(data)
     return json.dumps(data)

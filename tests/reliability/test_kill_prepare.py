@@ -14,7 +14,14 @@ from engine.data import synthetic
 from engine.data.cache import TMP_PREFIX, FeatureCache
 from engine.data.prepare import prepare_dataset
 
-from .conftest import ENGINE, FAULT_POINTS, kill_parent_with_live_workers, kill_restart_campaign, progress_trigger, record
+from .conftest import (
+    ENGINE,
+    FAULT_POINTS,
+    kill_parent_with_live_workers,
+    kill_restart_campaign,
+    progress_trigger,
+    record,
+)
 
 N_VIDEOS = 6
 

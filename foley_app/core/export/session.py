@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from engine.api import probe_video
-from engine.api import MediaError
-from engine.api import DEFAULT_FPS, TimecodeError, is_drop_frame_text, timecode_after, timecode_to_frames, video_start_timecode
+from engine.api import (
+    DEFAULT_FPS,
+    MediaError,
+    TimecodeError,
+    is_drop_frame_text,
+    probe_video,
+    timecode_after,
+    timecode_to_frames,
+    video_start_timecode,
+)
 from foley_app.core.document import Document
 from foley_app.core.errors import ExportError
 from foley_app.core.timecode import usable_fps

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.api import atomic_path, describe_os_error
-from engine.api import __version__
+from engine.api import __version__, atomic_path, describe_os_error
 from foley_app.core.audio_cache import AudioCache
 from foley_app.core.document import Document
 from foley_app.core.errors import ExportError

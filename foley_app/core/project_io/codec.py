@@ -8,8 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from engine.api import atomic_write_text, describe_os_error, remove_stale_temps
-from engine.api import __version__
+from engine.api import __version__, atomic_write_text, describe_os_error, remove_stale_temps
 from foley_app.core.document import (
     FEEDBACK_KINDS,
     MAX_CLIPS,

@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.api import Candidate, CheckpointError, LoadedEngine, SoundIndexError, load_engine, load_model, resolve_device
+from engine.api import (
+    Candidate,
+    CheckpointError,
+    LoadedEngine,
+    SoundIndexError,
+    load_engine,
+    load_model,
+    resolve_device,
+)
 from engine.library import loading
 
 from .conftest import tiny_model

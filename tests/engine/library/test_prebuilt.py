@@ -13,8 +13,15 @@ import pytest
 from engine.errors import SoundIndexError
 from engine.library.indexer import index_library
 from engine.library.paths import DB_FILE
-from engine.library.prebuilt import (MANIFEST, VECTORS, export_prebuilt, install_prebuilt, install_prebuilt_first, read_prebuilt,
-                                     stale_reasons)
+from engine.library.prebuilt import (
+    MANIFEST,
+    VECTORS,
+    export_prebuilt,
+    install_prebuilt,
+    install_prebuilt_first,
+    read_prebuilt,
+    stale_reasons,
+)
 from engine.library.sound_index import SoundIndex
 
 from .conftest import tiny_model, write_wav
@@ -58,7 +65,7 @@ def top_k(db: Path, model_id: str, root: Path, query: np.ndarray, k: int = 5) ->
     with SoundIndex.open(db, model_id) as index:
         labels, dist = index.hnsw.search(query, k)
         by_label = {f.label0 + s: (f.path.relative_to(root).as_posix(), s) for f in index.files() for s in range(f.n_segments)}
-        return sorted((round(float(d), 5), *by_label[int(l)]) for l, d in zip(labels, dist))
+        return sorted((round(float(d), 5), *by_label[int(lab)]) for lab, d in zip(labels, dist))
 
 
 def test_artefact_is_relative_and_compact(built, model) -> None:
@@ -153,7 +160,7 @@ def corrupt_copies(art: Path, tmp: Path):
     d = copy("no-vectors")
     (d / VECTORS).unlink()
     yield "missing vectors", d
-    def with_first_file(name: str, key: str, value) -> Path:  # noqa: ANN001
+    def with_first_file(name: str, key: str, value) -> Path:
         d = copy(name)
         data = json.loads((d / MANIFEST).read_text())
         data["files"][0][key] = value(data["files"][0][key]) if callable(value) else value

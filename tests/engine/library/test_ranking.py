@@ -11,7 +11,14 @@ import torch
 
 from engine.api import Recommender, SoundIndex
 from engine.errors import ConfigError
-from engine.library.ranking import RankingCfg, file_scores, hub_scores, log_prior_from_votes, nearest_file_votes, relevance
+from engine.library.ranking import (
+    RankingCfg,
+    file_scores,
+    hub_scores,
+    log_prior_from_votes,
+    nearest_file_votes,
+    relevance,
+)
 
 from .test_recommender import all_vectors, unit
 
