@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +58,16 @@ def test_import_linter_contract_is_declared() -> None:
     assert 'forbidden_modules = ["PySide6", "foley_app"]' in text
 
 
+def _offenders(folder: Path, min_files: int, offences: Callable[[Path], list[str]]) -> dict[str, list[str]]:
+    """``offences(path)`` for every module below ``folder`` that has any."""
+    files = sorted(folder.rglob("*.py"))
+    assert len(files) > min_files, f"{folder} not found"
+    found = {str(p.relative_to(ROOT)): offences(p) for p in files}
+    return {k: v for k, v in found.items() if v}
+
+
 def test_app_core_never_imports_qt_or_the_ui() -> None:
-    files = sorted((ROOT / "foley_app" / "core").rglob("*.py"))
-    assert len(files) > 10, "foley_app/core not found"
-    offenders = {str(p.relative_to(ROOT)): _core_offences(p) for p in files}
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert _offenders(ROOT / "foley_app" / "core", 10, _core_offences) == {}
 
 
 def test_core_contract_detects_a_violation(tmp_path: Path) -> None:
@@ -83,10 +89,7 @@ def _door_offences(path: Path) -> list[str]:
 
 
 def test_app_reaches_the_engine_only_through_its_api() -> None:
-    files = sorted((ROOT / "foley_app").rglob("*.py"))
-    assert len(files) > 30, "foley_app not found"
-    offenders = {str(p.relative_to(ROOT)): _door_offences(p) for p in files}
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert _offenders(ROOT / "foley_app", 30, _door_offences) == {}
 
 
 def test_door_check_detects_a_violation(tmp_path: Path) -> None:
