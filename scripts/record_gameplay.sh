@@ -32,6 +32,13 @@ WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebel
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
 # AI scripts by their path under multiplay/skirmish/ (the "js" of each AI's .json; BoneCrusher's is in a folder)
 WZ_AIS=(semperfi.js nb_generic.js Cobra.js bonecrusher/bonecrusher.js nb_hover.js)
+# Armagetron Advanced arenas (resource paths) and OpenArena deathmatch maps and bots
+AA_MAPS=(Anonymous/polygon/regular/square-1.0.1.aamap.xml Anonymous/polygon/regular/diamond-1.0.2.aamap.xml
+  Anonymous/polygon/regular/40-gon-0.2.aamap.xml Your_mom/clever/inaktek-0.7.2.aamap.xml
+  Your_mom/clever/repeat-0.3.2.aamap.xml)
+OA_MAPS=(oa_dm1 oa_dm2 oa_dm3 oa_dm4 oa_dm5 oa_dm6 oa_dm7 aggressor kaos2 czest1dm islanddm delta hydronex dm4ish)
+OA_BOTS=(Angelyss Arachna Ayumi Beret Dark Gargoyle Grism Grunt Jenna Kyonshi Liz Major Merman Neko Penguin Rai
+  Sarge Sergei Skelebot Sly Tanisha Tony Widowe)
 DISPLAY_NUM=${DISPLAY_NUM:-96}
 SINK=${SINK:-rec$DISPLAY_NUM}
 
@@ -53,10 +60,50 @@ notice_at() {  # notice_at X Y: is the pixel at X,Y of the display the blue of W
   [ "${b:-0}" -gt 90 ] && [ "${r:-255}" -lt 70 ] && [ "${g:-255}" -lt 70 ]
 }
 
-manifest_row() {  # manifest_row OUT_DIR clip game scenario seed side1 side2 seconds ended_early
+MANIFEST_HEADER="clip,game,scenario,seed,side1,side2,seconds,ended_early,view"
+manifest_row() {  # manifest_row OUT_DIR clip game scenario seed side1 side2 seconds ended_early [view]
   local m="$1/manifest.csv"; shift
-  [ -f "$m" ] || echo "clip,game,scenario,seed,side1,side2,seconds,ended_early" >"$m"
-  (IFS=,; echo "$*") >>"$m"
+  [ -f "$m" ] || echo "$MANIFEST_HEADER" >"$m"
+  if [ "$(head -n1 "$m")" = "clip,game,scenario,seed,side1,side2,seconds,ended_early" ]; then
+    # a manifest of an older recipe (no view column): every clip it lists has the default view
+    sed -i '1s/$/,view/; 2,$s/$/,default/' "$m"
+  fi
+  local row=("$@"); [ ${#row[@]} -ge 9 ] || row+=(default)
+  (IFS=,; echo "${row[*]}") >>"$m"
+}
+
+aa_user_cfg() {  # aa_user_cfg MAP AIS ARENA_SIZE SPEED : Armagetron's var/user.cfg for an AI-only local game
+  cat <<EOF
+FIRST_USE 0
+LANGUAGE_FIRST American English
+LANGUAGE_SECOND American English
+FULLSCREEN 0
+ARMAGETRON_WINDOWSIZE 5
+ARMAGETRON_WINDOWSIZE_W 640
+ARMAGETRON_WINDOWSIZE_H 480
+ARMAGETRON_LAST_WINDOWSIZE_W 640
+ARMAGETRON_LAST_WINDOWSIZE_H 480
+SPECTATOR_MODE_1 1
+SP_NUM_AIS $2
+SP_AUTO_AIS 0
+SP_AUTO_IQ 0
+SP_AI_IQ 100
+SP_MIN_PLAYERS 0
+SP_TEAMS_MIN 1
+SP_TEAMS_MAX 16
+SP_TEAM_MAX_PLAYERS 1
+SP_SIZE_FACTOR $3
+SP_SPEED_FACTOR $4
+SP_LIMIT_ROUNDS 1000
+SP_LIMIT_SCORE 100000
+SP_LIMIT_TIME 1000
+MAP_FILE $1
+SHOW_HUD 0
+SHOW_FPS 0
+SHOW_TIME 0
+SOUND_QUALITY 2
+SOUND_SOURCES 16
+EOF
 }
 
 next_index() {  # next_index OUT_DIR PREFIX -> the first free clip number, so a re-run adds clips instead of overwriting
@@ -79,6 +126,7 @@ record_one() {  # record_one SIZE DUR RAW OUT -- GAME COMMAND...
   for _ in $(seq 50); do kill -0 "$game" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$game" 2>/dev/null || true; wait "$game" 2>/dev/null || true
   kill "$XVFB_PID" 2>/dev/null || true; wait "$XVFB_PID" 2>/dev/null || true
+  if [ -s "$raw" ]; then capture_check "$raw" "${out%.mp4}_capture.json" || log "capture check failed"; fi
   finalize "$raw" "$out"
   rm -f "$raw"
 }
@@ -153,6 +201,52 @@ case "$cmd" in
         --skirmish="$name.json" --autogame
       ai1=${ai1##*/}; ai2=${ai2##*/}
       manifest_row "$out" "$name.mp4" warzone2100 "$map" 0 "${ai1%.js}" "${ai2%.js}" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  armagetron)
+    # Armagetron Advanced (light cycles, 3-D): player 1 is a spectator, 3-7 AI cycles race until one is
+    # left, round after round; the spectator camera rides behind a live cycle (engine hum, crashes)
+    out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-10}
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" aarec)
+      map=${REC_MAP:-${AA_MAPS[$((RANDOM % ${#AA_MAPS[@]}))]}}
+      ais=$((3 + RANDOM % 5)); arena=$((RANDOM % 3 - 3)); speed=$((RANDOM % 3 - 1))
+      name=$(printf "aarec%03d" "$i"); cfg="$REC_WORK/aacfg-$name"; rm -rf "$cfg"; mkdir -p "$cfg/var" "$cfg/data"
+      aa_user_cfg "$map" "$ais" "$arena" "$speed" >"$cfg/var/user.cfg"
+      log "$name: $map, $ais AI cycles, arena size $arena, speed $speed"
+      # the title screen gives way to the main menu after ~5 s or at a key ("x": does nothing in the menu);
+      # then Play Game > Local Game starts the round
+      keys_when_window "$DISPLAY_NUM" "Armagetron" 3 x sleep:1.5 Return sleep:1.5 Down Return &
+      PIDS+=("$!")
+      # SDL 1.2 names its PulseAudio driver "pulse" (SDL 2: "pulseaudio")
+      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        env SDL_AUDIODRIVER=pulse /usr/games/armagetronad -w --userconfigdir "$cfg" --vardir "$cfg/var" --userdatadir "$cfg/data"
+      manifest_row "$out" "$name.mp4" armagetronad "$map" 0 "${ais}ai" "size${arena}speed${speed}" \
+        "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  openarena)
+    # OpenArena (first-person shooter): a free-for-all of 3-6 bots on a map; the local player joins as a
+    # spectator that follows the leading bot (team follow1), so the view is a bot's own first-person view
+    out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-12}
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" oarec)
+      map=${REC_MAP:-${OA_MAPS[$((RANDOM % ${#OA_MAPS[@]}))]}}
+      nbots=$((3 + RANDOM % 4)); skill=$((2 + RANDOM % 3)); bots=()
+      for b in $(printf "%s\n" "${OA_BOTS[@]}" | shuf -n "$nbots" --random-source=<(yes "$RANDOM")); do
+        bots+=(+addbot "$b" "$skill")
+      done
+      name=$(printf "oarec%03d" "$i"); home="$REC_WORK/oahome-$name"; rm -rf "$home"; mkdir -p "$home"
+      log "$name: $map, bots ${bots[*]}"
+      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        /usr/games/openarena +set fs_homepath "$home" +set r_mode -1 +set r_customwidth 640 +set r_customheight 480 \
+        +set r_fullscreen 0 +set s_useOpenAL 0 +set s_musicvolume 0 +set com_introplayed 1 +set cl_motd 0 \
+        +set sv_pure 0 +set g_gametype 0 +set fraglimit 0 +set timelimit 0 +set g_doWarmup 0 +set cg_draw2D 0 \
+        +set com_maxfps 30 +set com_ansiColor 0 +map "$map" "${bots[@]}" +wait 200 +team follow1
+      manifest_row "$out" "$name.mp4" openarena "$map" 0 "$nbots bots" "skill $skill" \
+        "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done
     ;;
 
