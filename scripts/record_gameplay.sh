@@ -26,8 +26,8 @@ export PATH="/usr/games:$PATH"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/recording/common.sh"
 
-PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool
-  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data)
+PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool gcc libc6-dev
+  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data armagetronad openarena)
 WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
 # AI scripts by their path under multiplay/skirmish/ (the "js" of each AI's .json; BoneCrusher's is in a folder)
@@ -146,22 +146,35 @@ case "$cmd" in
     else
       log "no gcc: recording without per-second sound labels"
     fi
+    # REC_VIEW=zoom2x: the view zoomed in 2x by a tiny add-on era (recording/zoom_era.cfg), installed
+    # into the game's user-data add-ons folder; that era has six factions (no Dunefolk)
+    view=${REC_VIEW:-default}; era=(); factions=("${WESNOTH_FACTIONS[@]}"); prefix=wesrec
+    case "$view" in
+      default) ;;
+      zoom2x)
+        udata=$(wesnoth --userdata-path 2>/dev/null | tail -n 1)
+        [ -n "$udata" ] || { log "wesnoth --userdata-path printed nothing"; exit 1; }
+        mkdir -p "$udata/data/add-ons/Zoom_Era"
+        cp "$HERE/recording/zoom_era.cfg" "$udata/data/add-ons/Zoom_Era/_main.cfg"
+        era=(--era era_zoom); factions=(Drakes "Knalgan Alliance" Loyalists Northerners Rebels Undead); prefix=wzoom ;;
+      *) log "REC_VIEW must be default or zoom2x, not '$view'"; exit 2 ;;
+    esac
     mapfile -t maps < <(grep -h '^ *id=multiplayer_' /usr/share/games/wesnoth/1.16/data/multiplayer/scenarios/2p_*.cfg \
       | sed 's/ *id=//' | sort -u)
     for _ in $(seq "$n"); do
-      i=$(next_index "$out" wesrec)
+      i=$(next_index "$out" "$prefix")
       seed=${REC_SEED:-$((RANDOM + 2000))}; map=${REC_MAP:-${maps[$((RANDOM % ${#maps[@]}))]}}
-      s1=${WESNOTH_FACTIONS[$((RANDOM % 7))]}; s2=${WESNOTH_FACTIONS[$((RANDOM % 7))]}
-      name=$(printf "wesrec%03d" "$i"); log "$name: $map $s1 vs $s2 seed $seed"
+      s1=${factions[$((RANDOM % ${#factions[@]}))]}; s2=${factions[$((RANDOM % ${#factions[@]}))]}
+      name=$(printf "%s%03d" "$prefix" "$i"); log "$name: $map $s1 vs $s2 seed $seed, view $view"
       rm -f "$REC_WORK/$name.sounds.log"
       FOLEY_SOUND_LOG="$REC_WORK/$name.sounds.log" record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         "${preload[@]}" wesnoth -m --controller 1:ai --controller 2:ai --exit-at-end --nomusic --turns 40 -w -r 1024x768 \
-        --rng-seed "$seed" --scenario "$map" --side "1:$s1" --side "2:$s2"
+        --rng-seed "$seed" --scenario "$map" "${era[@]}" --side "1:$s1" --side "2:$s2"
       if [ -f "$REC_WORK/$name.sounds.log" ]; then
         python3 "$HERE/recording/sound_log_to_labels.py" "$REC_WORK/$name.sounds.log" "$VIDEO_T0" "$SKIP_S" \
           "$(clip_seconds "$out/$name.mp4")" >"$out/${name}_labels.tsv"
       fi
-      manifest_row "$out" "$name.mp4" wesnoth "$map" "$seed" "$s1" "$s2" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+      manifest_row "$out" "$name.mp4" wesnoth "$map" "$seed" "$s1" "$s2" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY" "$view"
     done
     ;;
 
