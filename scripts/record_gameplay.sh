@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
 # Record real gameplay with real game sound on a headless Debian machine (no display, no sound card).
 #
-#   scripts/record_gameplay.sh setup                       # apt-get install the packages below (root)
-#   scripts/record_gameplay.sh wesnoth  OUT_DIR [N] [DUR]  # N Battle for Wesnoth AI-vs-AI clips (default 4 x 154 s)
-#   scripts/record_gameplay.sh freedoom OUT_DIR [DUR]      # Freedoom demo loops in Chocolate Doom (both WADs)
-#   scripts/record_gameplay.sh warzone  OUT_DIR [N] [DUR]  # N Warzone 2100 AI-vs-AI skirmishes (default 2 x 184 s;
-#                                                          #   both AIs play, the camera follows the fighting; docs/real-data.md)
-#   scripts/record_gameplay.sh sync     OUT_DIR            # flash + click test: measures the A/V offset
-#   scripts/record_gameplay.sh batch HOURS OUT_DIR [OPT..] # unattended: the modes above two at a time until the
-#                                                          #   manifest scripts/recording/corpus.csv lists HOURS
-#                                                          #   (scripts/recording/record_batch.py; docs/real-data.md)
-# REC_SEED and REC_MAP (REC_MAP: a Wesnoth scenario id, a Warzone map, or freedoom1/freedoom2) fix
-# what the wesnoth/warzone/freedoom modes record; REC_SEED also seeds their other random choices.
-#
+#   scripts/record_gameplay.sh setup                         # apt-get install the packages below (root)
+#   scripts/record_gameplay.sh wesnoth    OUT_DIR [N] [DUR]  # Battle for Wesnoth AI vs AI (default 4 x 154 s)
+#   scripts/record_gameplay.sh freedoom   OUT_DIR [DUR]      # Freedoom demo loops in Chocolate Doom (both WADs)
+#   scripts/record_gameplay.sh warzone    OUT_DIR [N] [DUR]  # Warzone 2100 AI-vs-AI skirmishes (default 2 x 184 s)
+#   scripts/record_gameplay.sh armagetron OUT_DIR [N] [DUR]  # Armagetron Advanced: AI light cycles, spectator camera
+#   scripts/record_gameplay.sh openarena  OUT_DIR [N] [DUR]  # OpenArena bot deathmatch seen through a bot's eyes
+#   scripts/record_gameplay.sh hedgewars  OUT_DIR [N] [DUR]  # Hedgewars: 2-4 bot teams (default 1 x 184 s each)
+#   scripts/record_gameplay.sh sync       OUT_DIR            # flash + click test: measures the A/V offset
+#   scripts/record_gameplay.sh batch HOURS OUT_DIR [OPT..]   # unattended, until scripts/recording/corpus.csv lists
+#                                                            #   HOURS (scripts/recording/record_batch.py)
+# REC_SEED and REC_MAP fix what a mode records (REC_MAP: a Wesnoth scenario id, a Warzone map,
+# freedoom1/freedoom2, an Armagetron map file, an OpenArena map, a Hedgewars theme); REC_SEED also
+# seeds the other random choices. REC_VIEW=zoom2x records Wesnoth zoomed in 2x (an add-on era).
 # Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
-# clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz with both streams starting at 0 and
-# the audio moved by its measured start offset, minus the first SKIP_S seconds (loading screens).
-# Game music is off everywhere (sound effects and ambience only). Clips are numbered after the
-# ones already in OUT_DIR, so running a mode again adds clips. Outputs: OUT_DIR/<name>.mp4 and
-# OUT_DIR/manifest.csv (clip, game, scenario, seed, side1, side2, seconds, ended_early).
-# Environment: REC_WORK (scratch, default /tmp/foley-rec), CAPTURE_FPS (10), SKIP_S (4), DISPLAY_NUM (96).
-# Cost: real time (a 150-s clip takes ~160 s wall) and about one core per recording.
+# clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz, both streams from 0, the audio moved
+# by its measured start offset, minus the first SKIP_S seconds (loading; per game). Music is off.
+# Outputs: OUT_DIR/<name>.mp4, <name>_capture.json (frames captured vs expected), and OUT_DIR/manifest.csv
+# (clip, game, scenario, seed, side1, side2, seconds, ended_early, view). Details: docs/real-data.md.
+# Environment: REC_WORK (scratch, default /tmp/foley-rec), CAPTURE_FPS (10), DISPLAY_NUM (96), REC_SKIP_S.
 set -euo pipefail
+# The whole script is one { ... } group that ends in exit: bash parses all of it before running any,
+# so editing or updating this file while a recording runs (the batch recorder runs for hours) cannot
+# make the running copy read half-changed lines.
+{
 export PATH="/usr/games:$PATH"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/recording/common.sh"
 
 PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool gcc libc6-dev
-  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data armagetronad openarena)
+  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data armagetronad openarena hedgewars)
 WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
 # AI scripts by their path under multiplay/skirmish/ (the "js" of each AI's .json; BoneCrusher's is in a folder)
@@ -39,12 +42,14 @@ AA_MAPS=(Anonymous/polygon/regular/square-1.0.1.aamap.xml Anonymous/polygon/regu
 OA_MAPS=(oa_dm1 oa_dm2 oa_dm3 oa_dm4 oa_dm5 oa_dm6 oa_dm7 aggressor kaos2 czest1dm islanddm delta hydronex dm4ish)
 OA_BOTS=(Angelyss Arachna Ayumi Beret Dark Gargoyle Grism Grunt Jenna Kyonshi Liz Major Merman Neko Penguin Rai
   Sarge Sergei Skelebot Sly Tanisha Tony Widowe)
+HW_THEMES=(Bamboo Bath Beach Blox Brick Cake Castle Cave Cheese Christmas City Compost Desert EarthRise Eyes Freeway
+  Fruit Golf Halloween Hell Island Jungle Nature Olympics Planes Sheep Snow Stage Underwater)
 DISPLAY_NUM=${DISPLAY_NUM:-96}
 SINK=${SINK:-rec$DISPLAY_NUM}
 
 cmd=${1:-}; shift || true
 if [ "$cmd" = batch ]; then
-  [ $# -ge 2 ] || { sed -n '2,23p' "$0"; exit 2; }
+  [ $# -ge 2 ] || { sed -n '2,/^set -euo/{/^set -euo/!p}' "$0"; exit 2; }
   hours=$1 out=$2; shift 2
   exec python3 "$HERE/recording/record_batch.py" --hours "$hours" --out "$out" "$@"
 fi
@@ -263,6 +268,31 @@ case "$cmd" in
     done
     ;;
 
+  hedgewars)
+    # Hedgewars (turn-based artillery): 2-4 teams of bot hedgehogs on a generated map of a theme; the
+    # engine runs a saved game of two messages whose Lua script (recording/hedgewars_ai.lua) makes
+    # every hedgehog a bot, and its camera follows the active hedgehog and its shots
+    out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-6}
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" hwrec)
+      theme=${REC_MAP:-${HW_THEMES[$((RANDOM % ${#HW_THEMES[@]}))]}}
+      [ -d "/usr/share/games/hedgewars/Data/Themes/$theme" ] || { log "no Hedgewars theme '$theme'"; exit 2; }
+      seed=${REC_SEED:-$((RANDOM + 2000))}; teams=$((2 + RANDOM % 3)); bot=$((1 + RANDOM % 3))
+      mapgen=$( [ $((RANDOM % 4)) -eq 0 ] && echo mgMaze || echo mgRandom ); feature=$((8 + RANDOM % 20))
+      name=$(printf "hwrec%03d" "$i"); up="$REC_WORK/hwdata-$name"; rm -rf "$up"; mkdir -p "$up/Data/Missions/Training"
+      sed -e "s/@TEAMS@/$teams/; s/@BOTLEVEL@/$bot/; s/@SEED@/$seed/; s/@MAPGEN@/$mapgen/; s/@FEATURE@/$feature/" \
+        -e "s/@THEME@/$theme/" "$HERE/recording/hedgewars_ai.lua" >"$up/Data/Missions/Training/FoleyRecorder.lua"
+      python3 -c "import sys; m = [b'TS', b'escript Missions/Training/FoleyRecorder.lua']
+sys.stdout.buffer.write(b''.join(bytes([len(x)]) + x for x in m))" >"$up/game.hws"
+      log "$name: theme $theme, $mapgen, $teams teams, bot level $bot, seed $seed"
+      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        /usr/lib/hedgewars/bin/hwengine "$up/game.hws" --prefix /usr/share/games/hedgewars/Data --user-prefix "$up" \
+        --width 640 --height 480 --nomusic --volume 90 --no-holiday-silliness
+      manifest_row "$out" "$name.mp4" hedgewars "$theme" "$seed" "${teams} teams" "bot $bot $mapgen" \
+        "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
   sync)
     out=$1; mkdir -p "$out"; start_pulse "$SINK"
     PY=${PYTHON:-"$HERE/../.venv/bin/python"}
@@ -279,5 +309,7 @@ case "$cmd" in
     ;;
 
   *)
-    sed -n '2,23p' "$0"; exit 2 ;;
+    sed -n '2,/^set -euo/{/^set -euo/!p}' "$0"; exit 2 ;;
 esac
+exit
+}
