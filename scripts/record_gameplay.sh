@@ -111,6 +111,23 @@ SOUND_SOURCES 16
 EOF
 }
 
+sound_shim() {  # sets preload=(env LD_PRELOAD=...sdl_mixer_log.so), or () without gcc: the SDL_mixer sound-start logger
+  local shim="$REC_WORK/sdl_mixer_log.so"; preload=()
+  if command -v gcc >/dev/null && gcc -shared -fPIC -O2 -o "$shim" "$HERE/recording/sdl_mixer_log.c" -ldl; then
+    preload=(env LD_PRELOAD="$shim")
+  else
+    log "no gcc: recording without per-second sound labels"
+  fi
+}
+
+sound_labels() {  # sound_labels NAME OUT_DIR : the shim's log -> OUT_DIR/NAME_labels.tsv, one line per clip second
+  local name=$1 out=$2
+  if [ -f "$REC_WORK/$name.sounds.log" ]; then
+    python3 "$HERE/recording/sound_log_to_labels.py" "$REC_WORK/$name.sounds.log" "$VIDEO_T0" "$SKIP_S" \
+      "$(clip_seconds "$out/$name.mp4")" >"$out/${name}_labels.tsv"
+  fi
+}
+
 next_index() {  # next_index OUT_DIR PREFIX -> the first free clip number, so a re-run adds clips instead of overwriting
   local i=0; while [ -e "$(printf "%s/%s%03d.mp4" "$1" "$2" "$i")" ]; do i=$((i + 1)); done; echo "$i"
 }
@@ -145,12 +162,7 @@ case "$cmd" in
   wesnoth)
     out=$1; n=${2:-4}; dur=${3:-154}; mkdir -p "$out"; start_pulse "$SINK"
     # per-second labels (for evaluation only): an LD_PRELOAD shim logs each sound Wesnoth starts
-    shim="$REC_WORK/sdl_mixer_log.so"; preload=()
-    if command -v gcc >/dev/null && gcc -shared -fPIC -O2 -o "$shim" "$HERE/recording/sdl_mixer_log.c" -ldl; then
-      preload=(env LD_PRELOAD="$shim")
-    else
-      log "no gcc: recording without per-second sound labels"
-    fi
+    sound_shim
     # REC_VIEW=zoom2x: the view zoomed in 2x by a tiny add-on era (recording/zoom_era.cfg), installed
     # into the game's user-data add-ons folder; that era has six factions (no Dunefolk)
     view=${REC_VIEW:-default}; era=(); factions=("${WESNOTH_FACTIONS[@]}"); prefix=wesrec
@@ -175,10 +187,7 @@ case "$cmd" in
       FOLEY_SOUND_LOG="$REC_WORK/$name.sounds.log" record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         "${preload[@]}" wesnoth -m --controller 1:ai --controller 2:ai --exit-at-end --nomusic --turns 40 -w -r 1024x768 \
         --rng-seed "$seed" --scenario "$map" "${era[@]}" --side "1:$s1" --side "2:$s2"
-      if [ -f "$REC_WORK/$name.sounds.log" ]; then
-        python3 "$HERE/recording/sound_log_to_labels.py" "$REC_WORK/$name.sounds.log" "$VIDEO_T0" "$SKIP_S" \
-          "$(clip_seconds "$out/$name.mp4")" >"$out/${name}_labels.tsv"
-      fi
+      sound_labels "$name" "$out"
       manifest_row "$out" "$name.mp4" wesnoth "$map" "$seed" "$s1" "$s2" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY" "$view"
     done
     ;;
@@ -273,6 +282,7 @@ case "$cmd" in
     # engine runs a saved game of two messages whose Lua script (recording/hedgewars_ai.lua) makes
     # every hedgehog a bot, and its camera follows the active hedgehog and its shots
     out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-6}
+    sound_shim  # Hedgewars plays through SDL_mixer too: the same logger gives per-second labels
     for _ in $(seq "$n"); do
       i=$(next_index "$out" hwrec)
       theme=${REC_MAP:-${HW_THEMES[$((RANDOM % ${#HW_THEMES[@]}))]}}
@@ -285,9 +295,11 @@ case "$cmd" in
       python3 -c "import sys; m = [b'TS', b'escript Missions/Training/FoleyRecorder.lua']
 sys.stdout.buffer.write(b''.join(bytes([len(x)]) + x for x in m))" >"$up/game.hws"
       log "$name: theme $theme, $mapgen, $teams teams, bot level $bot, seed $seed"
-      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
-        /usr/lib/hedgewars/bin/hwengine "$up/game.hws" --prefix /usr/share/games/hedgewars/Data --user-prefix "$up" \
+      rm -f "$REC_WORK/$name.sounds.log"
+      FOLEY_SOUND_LOG="$REC_WORK/$name.sounds.log" record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        "${preload[@]}" /usr/lib/hedgewars/bin/hwengine "$up/game.hws" --prefix /usr/share/games/hedgewars/Data --user-prefix "$up" \
         --width 640 --height 480 --nomusic --volume 90 --no-holiday-silliness
+      sound_labels "$name" "$out"
       manifest_row "$out" "$name.mp4" hedgewars "$theme" "$seed" "${teams} teams" "bot $bot $mapgen" \
         "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done

@@ -5,7 +5,8 @@
 
 VIDEO_T0 is the wall-clock time of the capture's first frame, SKIP_S the seconds cut from the start;
 second k of the clip is wall time [VIDEO_T0 + SKIP_S + k, +1). Paths are made relative to the game's
-``sounds/`` folder (``ambient/x.ogg``, ``sword-1.ogg``).
+``sounds/`` folder, any case (Wesnoth: ``ambient/x.ogg``, ``sword-1.ogg``; Hedgewars: ``explosion.ogg``,
+``voices/Default/Hmm.ogg``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def main(log: str, t0: float, skip: float, seconds: int) -> int:
         except ValueError:
             continue
         if 0 <= k < seconds:
-            name = path.split("/sounds/", 1)[-1] if "/sounds/" in path else path.rsplit("/", 1)[-1]
+            i = path.lower().find("/sounds/")  # Wesnoth: data/core/sounds/, Hedgewars: Data/Sounds/
+            name = path[i + len("/sounds/") :] if i >= 0 else path.rsplit("/", 1)[-1]
             if name not in per.setdefault(k, []):
                 per[k].append(name)
     for k in range(seconds):
