@@ -138,7 +138,7 @@ record_one() {  # record_one SIZE DUR RAW OUT -- GAME COMMAND...
   local size=$1 dur=$2 raw=$3 out=$4; shift 5
   ENDED_EARLY=False
   start_xvfb "$DISPLAY_NUM" "$size"; PIDS+=("$XVFB_PID")
-  DISPLAY=":$DISPLAY_NUM" SDL_AUDIODRIVER=pulseaudio PULSE_SINK="$SINK" "$@" >"$raw.game.log" 2>&1 &
+  DISPLAY=":$DISPLAY_NUM" SDL_AUDIODRIVER=pulseaudio PULSE_SINK="$SINK" "$@" >"${GAME_LOG:-$raw.game.log}" 2>&1 &
   local game=$!; PIDS+=("$game")
   sleep 0.5
   start_capture "$DISPLAY_NUM" "$size" "$SINK" "$dur" "$raw"
@@ -255,8 +255,8 @@ case "$cmd" in
     ;;
 
   openarena)
-    # OpenArena (first-person shooter): a free-for-all of 3-6 bots on a map; the local player joins as a
-    # spectator that follows the leading bot (team follow1), so the view is a bot's own first-person view
+    # OpenArena (first-person shooter): a free-for-all of 3-6 bots on a map; the local player turns
+    # spectator following the leading bot (team follow1), so the view is a bot's own first-person view
     out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-12}
     for _ in $(seq "$n"); do
       i=$(next_index "$out" oarec)
@@ -267,11 +267,23 @@ case "$cmd" in
       done
       name=$(printf "oarec%03d" "$i"); home="$REC_WORK/oahome-$name"; rm -rf "$home"; mkdir -p "$home"
       log "$name: $map, bots ${bots[*]}"
-      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+      # sound labels: with s_show 1 (a cheat cvar, hence devmap: a map with cheats allowed) the engine prints "<samples> : <sound file>" for every sound it starts;
+      # its console goes through a FIFO to stamp_lines.py, which stamps each line with the wall clock
+      fifo="$REC_WORK/$name.console"; rm -f "$fifo" "$REC_WORK/$name.sounds.log"; mkfifo "$fifo"
+      python3 "$HERE/recording/stamp_lines.py" "$fifo" "$REC_WORK/$name.mkv.game.log" "$REC_WORK/$name.sounds.log" \
+        '^-?[0-9]+ : (sound/[^ ]+)$' &
+      PIDS+=("$!")
+      # the local player becomes a spectator following the leading bot when F12 ("team follow1") is
+      # pressed on the loaded map; pressed a few times, as loading takes 5-15 s
+      keys_when_window "$DISPLAY_NUM" "^ioquake3$" 8 F12 sleep:3 F12 sleep:3 F12 sleep:5 F12 &
+      PIDS+=("$!")
+      GAME_LOG="$fifo" record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         /usr/games/openarena +set fs_homepath "$home" +set r_mode -1 +set r_customwidth 640 +set r_customheight 480 \
         +set r_fullscreen 0 +set s_useOpenAL 0 +set s_musicvolume 0 +set com_introplayed 1 +set cl_motd 0 \
         +set sv_pure 0 +set g_gametype 0 +set fraglimit 0 +set timelimit 0 +set g_doWarmup 0 +set cg_draw2D 0 \
-        +set com_maxfps 30 +set com_ansiColor 0 +map "$map" "${bots[@]}" +wait 200 +team follow1
+        +set com_maxfps 20 +set com_ansiColor 0 +set con_notifytime 0 +set s_show 1 +bind F12 "team follow1" \
+        +devmap "$map" "${bots[@]}"
+      sound_labels "$name" "$out"; rm -f "$fifo"
       manifest_row "$out" "$name.mp4" openarena "$map" 0 "$nbots bots" "skill $skill" \
         "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done

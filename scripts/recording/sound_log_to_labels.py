@@ -25,7 +25,12 @@ def main(log: str, t0: float, skip: float, seconds: int) -> int:
             continue
         if 0 <= k < seconds:
             i = path.lower().find("/sounds/")  # Wesnoth: data/core/sounds/, Hedgewars: Data/Sounds/
-            name = path[i + len("/sounds/") :] if i >= 0 else path.rsplit("/", 1)[-1]
+            if i >= 0:
+                name = path[i + len("/sounds/") :]
+            elif path.startswith("sound/"):  # ioquake3 games (OpenArena): a path inside the pak files
+                name = path[len("sound/") :]
+            else:
+                name = path.rsplit("/", 1)[-1]
             if name not in per.setdefault(k, []):
                 per[k].append(name)
     for k in range(seconds):
