@@ -151,6 +151,7 @@ keys_when_window() {  # keys_when_window DISPLAY_NUM NAME_REGEX SETTLE_S KEYS...
 }
 
 cleanup_pids() {  # cleanup_pids PID... : end only the processes this script started
-  for p in "$@"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  # (under set -e a failed kill of a process that already ended must not turn the exit status into 1)
+  for p in "$@"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done
   return 0
 }
