@@ -111,9 +111,10 @@ SOUND_SOURCES 16
 EOF
 }
 
-sound_shim() {  # sets preload=(env LD_PRELOAD=...sdl_mixer_log.so), or () without gcc: the SDL_mixer sound-start logger
-  local shim="$REC_WORK/sdl_mixer_log.so"; preload=()
-  if command -v gcc >/dev/null && gcc -shared -fPIC -O2 -o "$shim" "$HERE/recording/sdl_mixer_log.c" -ldl; then
+sound_shim() {  # sound_shim [NAME] : sets preload=(env LD_PRELOAD=.../NAME.so), or () without gcc; NAME is a
+  # sound-start logger in recording/: sdl_mixer_log (default; SDL_mixer games) or openal_log (OpenAL + PhysFS)
+  local src=${1:-sdl_mixer_log}; local shim="$REC_WORK/$src.so"; preload=()
+  if command -v gcc >/dev/null && gcc -shared -fPIC -O2 -o "$shim" "$HERE/recording/$src.c" -ldl -lpthread; then
     preload=(env LD_PRELOAD="$shim")
   else
     log "no gcc: recording without per-second sound labels"
@@ -204,6 +205,7 @@ case "$cmd" in
 
   warzone)
     out=$1; n=${2:-2}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"
+    sound_shim openal_log  # per-second labels: Warzone plays through OpenAL, its sounds come from .wz archives
     for _ in $(seq "$n"); do
       i=$(next_index "$out" wzrec)
       map=${REC_MAP:-${WZ_MAPS[$((RANDOM % ${#WZ_MAPS[@]}))]}}
@@ -223,9 +225,11 @@ case "$cmd" in
        for t in 2 4 4 4 4 4; do sleep "$t"
          if notice_at 558 80; then DISPLAY=":$DISPLAY_NUM" xdotool mousemove 558 80 click 1 mousemove 512 700 2>/dev/null || true; fi
        done) &
-      record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
-        /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
+      rm -f "$REC_WORK/$name.sounds.log"
+      FOLEY_SOUND_LOG="$REC_WORK/$name.sounds.log" record_one 1024x768 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        "${preload[@]}" /usr/games/warzone2100 --configdir="$cfg" --window --resolution=1024x768 --sound \
         --skirmish="$name.json" --autogame
+      sound_labels "$name" "$out"
       ai1=${ai1##*/}; ai2=${ai2##*/}
       manifest_row "$out" "$name.mp4" warzone2100 "$map" 0 "${ai1%.js}" "${ai2%.js}" "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done

@@ -29,6 +29,8 @@ def main(log: str, t0: float, skip: float, seconds: int) -> int:
                 name = path[i + len("/sounds/") :]
             elif path.startswith("sound/"):  # ioquake3 games (OpenArena): a path inside the pak files
                 name = path[len("sound/") :]
+            elif not path.startswith("/"):  # a path inside an archive (Warzone: audio/sfx/weapons/x.ogg)
+                name = path
             else:
                 name = path.rsplit("/", 1)[-1]
             if name not in per.setdefault(k, []):
