@@ -285,7 +285,7 @@ case "$cmd" in
         /usr/games/openarena +set fs_homepath "$home" +set r_mode -1 +set r_customwidth 640 +set r_customheight 480 \
         +set r_fullscreen 0 +set s_useOpenAL 0 +set s_musicvolume 0 +set com_introplayed 1 +set cl_motd 0 \
         +set sv_pure 0 +set g_gametype 0 +set fraglimit 0 +set timelimit 0 +set g_doWarmup 0 +set cg_draw2D 0 \
-        +set com_maxfps 20 +set com_ansiColor 0 +set con_notifytime 0 +set s_show 1 +bind F12 "team follow1" \
+        +set com_maxfps 20 +set com_ansiColor 0 +set con_notifytime 0 +set cl_noprint 1 +set s_show 1 +bind F12 "team follow1" \
         +devmap "$map" "${bots[@]}"
       sound_labels "$name" "$out"; rm -f "$fifo"
       manifest_row "$out" "$name.mp4" openarena "$map" 0 "$nbots bots" "skill $skill" \
