@@ -168,7 +168,10 @@ def test_two_at_a_time_then_kill_then_resume(tmp_path: Path) -> None:
     third = check_listed_clips(tmp_path)
     assert third[: len(second)] == second and len(third) == len(second) + 2
     counters = [int(r["clip"].split("-b")[1].split("-")[0]) for r in third]
-    assert counters == sorted(counters) and len(set(counters)) == len(counters)
+    # unique, and the new run's numbers follow every earlier one (two jobs at a time may finish, and be
+    # listed, out of order: the listing order is not the numbering order)
+    assert len(set(counters)) == len(counters)
+    assert min(counters[len(second):]) > max(counters[: len(second)])
     # the killed jobs' numbers are not reused either (their logs keep them)
     killed = [int(p.name.split("-b")[1].split("-")[0]) for p in (tmp_path / "out" / ".logs").glob("*.killed.log")]
     assert killed and min(counters[-2:]) > max(killed)
@@ -210,3 +213,75 @@ def test_a_sigkilled_recorder_leaves_nothing_running_after_the_next_start(tmp_pa
     listed = check_listed_clips(tmp_path)
     assert len(listed) == 1 and listed[0]["clip"].startswith("quick-b00002-")  # b00001 was the killed job's
     assert list((tmp_path / "out" / ".logs").glob("stubborn-b00001-*.killed.log"))
+
+
+def test_views_are_drawn_passed_to_the_recipe_and_listed(tmp_path: Path) -> None:
+    """A game with two views: each clip gets one of them, as {view} in its command and in the manifest."""
+    fake = tmp_path / "fake_view.py"
+    fake.write_text(
+        "import os, sys\n"
+        "job_dir, view = sys.argv[1], sys.argv[2]\n"
+        "open(os.path.join(job_dir, 'clip000.mp4'), 'w').write('clip ' + view + ' ' + os.path.basename(job_dir))\n"
+        "open(os.path.join(job_dir, 'seen_view.txt'), 'w').write(os.environ['FAKE_VIEW'])\n")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"recipe_version": "v", "games": [{
+        "game": "viewy", "seconds": 1, "maps": ["m1", "m2"], "views": ["default", "zoom2x"],
+        "env": {"FAKE_VIEW": "{view}"},
+        "command": [sys.executable, str(fake), "{job_dir}", "{view}"]}]}))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--hours", str(12 / 3600), "--out", str(tmp_path / "out"), "--config", str(plan),
+         "--manifest", str(tmp_path / "corpus.csv"), "--parallel", "1", "--poll", "0.02", "--work", str(tmp_path / "w")],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = rows(tmp_path)
+    assert len(listed) == 12
+    for r in listed:
+        assert r["view"] in {"default", "zoom2x"}
+        assert (tmp_path / "out" / r["clip"]).read_text().startswith(f"clip {r['view']} ")  # the command got it
+    assert {r["view"] for r in listed} == {"default", "zoom2x"}
+
+
+def test_a_bad_plan_is_refused_with_one_line_and_nothing_is_created(tmp_path: Path) -> None:
+    for i, text in enumerate(["{not json", json.dumps({"games": [{"game": "g", "views": []}]})]):
+        plan = tmp_path / f"bad{i}.json"
+        plan.write_text(text)
+        done = subprocess.run(
+            [sys.executable, str(SCRIPT), "--hours", "1", "--out", str(tmp_path / "out"), "--config", str(plan),
+             "--manifest", str(tmp_path / "corpus.csv")], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and "bad plan" in done.stderr
+        assert not (tmp_path / "out").exists() and not (tmp_path / "corpus.csv").exists()
+
+
+SEED = ROOT / "scripts" / "recording" / "seed_corpus.py"
+
+
+def test_seed_corpus_lists_an_existing_corpus_once_with_pinned_splits(tmp_path: Path) -> None:
+    src = tmp_path / "starter"
+    (src / "clips").mkdir(parents=True)
+    (src / "clips" / "a.mp4").write_bytes(b"clip a")
+    (src / "clips" / "b.mp4").write_bytes(b"clip b")
+    (src / "manifest.csv").write_text(
+        "clip,game,scenario,seed,side1,side2,seconds,seconds_with_sound_start,ended_early,view\n"
+        "clips/a.mp4,wesnoth,mapVal,1,x,y,150,3,False,default\n"
+        "clips/b.mp4,wesnoth,mapTrain,2,x,y,150,3,False,zoom2x\n")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"recipe_version": "v", "games": [],
+                                "splits": {"wesnoth": {"mapVal": "val", "mapTrain": "train"}}}))
+    manifest = tmp_path / "corpus.csv"
+    cmd = [sys.executable, str(SEED), str(src), "--manifest", str(manifest), "--config", str(plan)]
+    for _ in range(2):  # the second run adds nothing
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    listed = rows(tmp_path)
+    assert [(r["clip"], r["split"], r["view"], r["recipe_version"]) for r in listed] == [
+        ("clips/a.mp4", "val", "default", "starter-corpus"), ("clips/b.mp4", "train", "zoom2x", "starter-corpus")]
+    assert listed[0]["sha256"] == hashlib.sha256(b"clip a").hexdigest()
+    before = manifest.read_bytes()
+    (src / "clips" / "a.mp4").write_bytes(b"changed")  # same name, other contents: refused, nothing written
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "another sha256" in done.stderr
+    assert manifest.read_bytes() == before
+    done = subprocess.run([sys.executable, str(SEED), str(tmp_path / "nowhere"), "--manifest", str(manifest)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1

@@ -37,10 +37,10 @@ start_xvfb() {  # start_xvfb DISPLAY_NUM WxH -> sets XVFB_PID
 start_capture() {  # start_capture DISPLAY_NUM WxH SINK DUR OUT.mkv -> sets FFMPEG_PID
   local n=$1 size=$2 sink=$3 dur=$4 out=$5
   ffmpeg -hide_banner -loglevel warning -y \
-    -thread_queue_size 1024 -f x11grab -framerate "$CAPTURE_FPS" -video_size "$size" -t "$dur" -i ":$n" \
+    -thread_queue_size 1024 -f x11grab -draw_mouse 0 -framerate "$CAPTURE_FPS" -video_size "$size" -t "$dur" -i ":$n" \
     -thread_queue_size 1024 -f pulse -sample_rate 48000 -channels 2 -t "$dur" -i "$sink.monitor" \
     -copyts -c:v libx264 -preset ultrafast -crf 26 -g "$CAPTURE_FPS" -pix_fmt yuv420p -c:a pcm_s16le \
-    "$out" </dev/null >"$out.log" 2>&1 &
+    -progress "$out.progress" "$out" </dev/null >"$out.log" 2>&1 &
   FFMPEG_PID=$!
 }
 
@@ -99,7 +99,59 @@ print(f'asetpts=PTS-STARTPTS,adelay=delays={round(d*1000)}:all=1' if d >= 0 else
   mv "$out.tmp.mp4" "$out"
 }
 
+capture_check() {  # capture_check CAPTURE.mkv OUT.json : did the grab keep up? frames captured vs duration x fps
+  # x11grab stamps each frame with the wall clock and Matroska keeps those stamps, so a grab that
+  # fell behind shows as FEWER frames than (last - first stamp) x fps + 1, never as a duplicate;
+  # ffmpeg's own dup/drop counters (from -progress) are reported too.
+  local in=$1 out=$2
+  ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 "$in" | python3 -c "
+import json, sys
+t = sorted(float(x) for x in sys.stdin.read().split() if x.strip() not in ('', 'N/A'))
+prog = {}
+try:
+    for line in open('$in.progress'):
+        k, _, v = line.strip().partition('=')
+        prog[k] = v
+except OSError:
+    pass
+fps = float('$CAPTURE_FPS')
+span = (t[-1] - t[0]) if len(t) > 1 else 0.0
+expected = round(span * fps) + 1 if t else 0
+gaps = [b - a for a, b in zip(t, t[1:])]
+kept = [x for x in t if x >= t[0] + float('$SKIP_S')] if t else []  # what the clip keeps
+kept_expected = round((kept[-1] - kept[0]) * fps) + 1 if kept else 0
+kept_gaps = [b - a for a, b in zip(kept, kept[1:])]
+r = {'frames': len(t), 'expected': expected, 'seconds': round(span, 2), 'fps': fps,
+     'missing': expected - len(t), 'longest_gap_s': round(max(gaps), 3) if gaps else 0.0,
+     'kept_frames': len(kept), 'kept_expected': kept_expected, 'kept_missing': kept_expected - len(kept),
+     'kept_longest_gap_s': round(max(kept_gaps), 3) if kept_gaps else 0.0,
+     'ffmpeg_dup': int(prog.get('dup_frames', 0) or 0), 'ffmpeg_drop': int(prog.get('drop_frames', 0) or 0)}
+json.dump(r, open('$out', 'w'))
+print(f\"capture check: {r['frames']} frames of {r['expected']} expected in {r['seconds']} s at {fps:g} fps \"
+      f\"(missing {r['missing']}, longest gap {r['longest_gap_s']} s, ffmpeg dup {r['ffmpeg_dup']} drop {r['ffmpeg_drop']}); \"
+      f\"after the first {float('$SKIP_S'):g} s: {r['kept_frames']} of {r['kept_expected']} (missing {r['kept_missing']}, longest gap {r['kept_longest_gap_s']} s)\")
+" >&2
+}
+
+keys_when_window() {  # keys_when_window DISPLAY_NUM NAME_REGEX SETTLE_S KEYS... : once a window named so is
+  # mapped, wait SETTLE_S and type KEYS (xdotool key names; "sleep:S" pauses S seconds). Run it in the background.
+  local n=$1 name=$2 settle=$3; shift 3
+  local waited=0
+  until DISPLAY=":$n" xdotool search --onlyvisible --name "$name" >/dev/null 2>&1 </dev/null; do
+    sleep 0.5; waited=$((waited + 1))
+    [ "$waited" -lt 120 ] || { log "no window '$name' on :$n after 60 s"; return 1; }
+  done
+  sleep "$settle"
+  for k in "$@"; do
+    case "$k" in
+      sleep:*) sleep "${k#sleep:}" ;;
+      *) DISPLAY=":$n" xdotool key "$k" 2>/dev/null || true; sleep 0.3 ;;
+    esac
+  done
+}
+
 cleanup_pids() {  # cleanup_pids PID... : end only the processes this script started
-  for p in "$@"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  # (under set -e a failed kill of a process that already ended must not turn the exit status into 1)
+  for p in "$@"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done
   return 0
 }

@@ -47,7 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DEFAULT_PLAN = HERE / "batch_plan.json"
 DEFAULT_MANIFEST = HERE / "corpus.csv"
-COLUMNS = ["clip", "game", "map_or_scenario", "seed", "seconds", "split", "sha256", "recipe_version"]
+COLUMNS = ["clip", "game", "map_or_scenario", "seed", "seconds", "split", "sha256", "recipe_version", "view"]
+VIEW_RE = re.compile(r"^[A-Za-z0-9_]+$")
 NAME_RE = re.compile(r"^(?P<game>[A-Za-z0-9_]+)-b(?P<n>\d{5,})-s(?P<seed>\d+)")
 PARTIAL = ".partial"
 GROUPS_FILE = ".record_batch.groups"
@@ -113,6 +114,9 @@ def load_plan(path: Path) -> dict:
         g.setdefault("maps", ["-"])
         g.setdefault("env", {})
         g.setdefault("clip_glob", "*.mp4")
+        g.setdefault("views", ["default"])
+        if not g["views"] or not all(isinstance(v, str) and VIEW_RE.match(v) for v in g["views"]):
+            raise ValueError(f"{path}: game {g.get('game')!r}: 'views' must be a non-empty list of names")
     plan.setdefault("recipe_version", "1")
     plan.setdefault("slot_env", {})
     plan.setdefault("slot_teardown", [])
@@ -149,8 +153,10 @@ def choose_job(plan: dict, counter: int, done_s: dict[str, float], base_seed: in
     rng = random.Random(f"{base_seed}:{game['game']}:{counter}")
     map_name = game["maps"][(counter + rng.randrange(len(game["maps"]))) % len(game["maps"])]
     seed = rng.randrange(1000, 1_000_000)
+    views = game.get("views") or ["default"]
+    view = views[rng.randrange(len(views))] if len(views) > 1 else views[0]
     clip = f"{game['game']}-b{counter:05d}-s{seed}"
-    return {"game": game, "map": map_name, "seed": seed, "clip": clip, "counter": counter}
+    return {"game": game, "map": map_name, "seed": seed, "clip": clip, "counter": counter, "view": view}
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -295,6 +301,7 @@ def adopt(job: dict, job_dir: Path, out: Path, plan: dict) -> dict[str, str] | N
         "split": split_of(game["game"], job["map"], plan),
         "sha256": digest,
         "recipe_version": str(plan["recipe_version"]),
+        "view": rec.get("view") or job.get("view") or "default",
     }
 
 
@@ -318,7 +325,11 @@ def plan_jobs(plan: dict, rows: list[dict[str, str]], out: Path, target_s: float
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = load_plan(args.config)
+    try:
+        plan = load_plan(args.config)
+    except (OSError, ValueError, KeyError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+        log(f"bad plan {args.config}: {e!r}")
+        return 2
     out: Path = args.out.resolve()
     manifest: Path = args.manifest.resolve()
     target_s = args.hours * 3600.0
@@ -331,8 +342,8 @@ def run(args: argparse.Namespace) -> int:
               f"{len(jobs)} recordings to go, {args.parallel} at a time")
         for j in jobs:
             cmd = [fill(c, {"job_dir": out / PARTIAL / j["clip"], "seed": j["seed"], "map": j["map"],
-                            "clip": j["clip"], "slot": 0, "root": ROOT}) for c in j["game"]["command"]]
-            print(f"{j['clip']}\t{j['game']['game']}\t{j['map']}\t{j['seed']}\t"
+                            "clip": j["clip"], "slot": 0, "root": ROOT, "view": j["view"]}) for c in j["game"]["command"]]
+            print(f"{j['clip']}\t{j['game']['game']}\t{j['map']}\t{j['seed']}\t{j['view']}\t"
                   f"{split_of(j['game']['game'], j['map'], plan)}\t{' '.join(cmd)}")
         return 0
 
@@ -420,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
                 job = choose_job(plan, counter, done_s, args.seed)
                 counter += 1
                 job_dir = out / PARTIAL / job["clip"]
-                values = {"job_dir": job_dir, "seed": job["seed"], "map": job["map"], "clip": job["clip"],
+                values = {"job_dir": job_dir, "seed": job["seed"], "map": job["map"], "clip": job["clip"], "view": job["view"],
                           "slot": slot, "display": args.display_base + slot, "root": ROOT,
                           "work": Path(args.work) / f"slot{slot}"}
                 env = dict(os.environ)
@@ -441,7 +452,8 @@ def run(args: argparse.Namespace) -> int:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
                 in_flight += float(job["game"].get("seconds", 0) or 0)
                 budget_left -= 1
-                log(f"{job['clip']}: started in slot {slot} ({job['game']['game']}, {job['map']}, seed {job['seed']})")
+                log(f"{job['clip']}: started in slot {slot} ({job['game']['game']}, {job['map']}, seed {job['seed']}, "
+                    f"view {job['view']})")
             if not running:
                 log(f"finished: {len(rows)} clips, {have / 3600:.3f} h")
                 break

@@ -5,7 +5,8 @@
 
 VIDEO_T0 is the wall-clock time of the capture's first frame, SKIP_S the seconds cut from the start;
 second k of the clip is wall time [VIDEO_T0 + SKIP_S + k, +1). Paths are made relative to the game's
-``sounds/`` folder (``ambient/x.ogg``, ``sword-1.ogg``).
+``sounds/`` folder, any case (Wesnoth: ``ambient/x.ogg``, ``sword-1.ogg``; Hedgewars: ``explosion.ogg``,
+``voices/Default/Hmm.ogg``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ def main(log: str, t0: float, skip: float, seconds: int) -> int:
         except ValueError:
             continue
         if 0 <= k < seconds:
-            name = path.split("/sounds/", 1)[-1] if "/sounds/" in path else path.rsplit("/", 1)[-1]
+            i = path.lower().find("/sounds/")  # Wesnoth: data/core/sounds/, Hedgewars: Data/Sounds/
+            if i >= 0:
+                name = path[i + len("/sounds/") :]
+            elif path.startswith("sound/"):  # ioquake3 games (OpenArena): a path inside the pak files
+                name = path[len("sound/") :]
+            elif not path.startswith("/"):  # a path inside an archive (Warzone: audio/sfx/weapons/x.ogg)
+                name = path
+            else:
+                name = path.rsplit("/", 1)[-1]
             if name not in per.setdefault(k, []):
                 per[k].append(name)
     for k in range(seconds):
