@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_batch import DEFAULT_MANIFEST, DEFAULT_PLAN, load_plan, read_manifest, sha256_of, split_of, write_manifest  # noqa: E402
+from record_batch import DEFAULT_MANIFEST, DEFAULT_PLAN, load_plan, read_manifest, sha256_of, split_of, write_manifest
 
 
 def main(argv: list[str] | None = None) -> int:
