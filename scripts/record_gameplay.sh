@@ -131,6 +131,7 @@ autosave_on_exit = false
 smooth_scroll = true
 auto_scrolling = 0
 pause_on_newgame = false
+show_finances = false
 [sound]
 news_ticker = false
 news_full = false
@@ -143,7 +144,7 @@ ambient = true
 [music]
 playlist = 0
 music_vol = 0
-effect_vol = 100
+effect_vol = 127
 playing = false
 [news_display]
 EOF
@@ -382,6 +383,12 @@ sys.stdout.buffer.write(b''.join(bytes([len(x)]) + x for x in m))" >"$up/game.hw
         "$HERE/recording/openttd_camera/main.nut" >"$gs/main.nut"
       ottd_cfg >"$home/openttd.cfg"
       log "$name: title game, camera region $region, seed $seed"
+      # once the window is up: zoom in one step ("=", the game's zoom-in key; vehicles twice as large) and
+      # park the pointer in the bottom right corner (OpenTTD draws its own cursor, which the grab would show)
+      (until DISPLAY=":$DISPLAY_NUM" xdotool search --onlyvisible --name "^OpenTTD" >/dev/null 2>&1 </dev/null; do sleep 0.5; done
+       for t in 3 2 2; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 639 479 2>/dev/null || true; done
+       DISPLAY=":$DISPLAY_NUM" xdotool key equal 2>/dev/null || true) &
+      PIDS+=("$!")
       # asked to quit in a game, OpenTTD opens a "really quit?" box: record_one's SIGKILL after 5 s ends it
       record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         env XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" /usr/games/openttd -c "$home/openttd.cfg" -x \
