@@ -392,7 +392,7 @@ sys.stdout.buffer.write(b''.join(bytes([len(x)]) + x for x in m))" >"$up/game.hw
       # asked to quit in a game, OpenTTD opens a "really quit?" box: record_one's SIGKILL after 5 s ends it
       record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
         env XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" /usr/games/openttd -c "$home/openttd.cfg" -x \
-        -r 640x480 -v sdl -s sdl -m null -M NoMusic -G "$seed" -d script=3 -g "$save"
+        -r 640x480 -v sdl -s sdl -m null -M NoMusic -G "$seed" -d script=4 -g "$save"
       manifest_row "$out" "$name.mp4" openttd "$region" "$seed" "title game" "follow vehicles" \
         "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done
