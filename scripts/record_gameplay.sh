@@ -8,12 +8,14 @@
 #   scripts/record_gameplay.sh armagetron OUT_DIR [N] [DUR]  # Armagetron Advanced: AI light cycles, spectator camera
 #   scripts/record_gameplay.sh openarena  OUT_DIR [N] [DUR]  # OpenArena bot deathmatch seen through a bot's eyes
 #   scripts/record_gameplay.sh hedgewars  OUT_DIR [N] [DUR]  # Hedgewars: 2-4 bot teams (default 1 x 184 s each)
+#   scripts/record_gameplay.sh openttd    OUT_DIR [N] [DUR]  # OpenTTD: the title game's transport network running,
+#                                                            #   the camera following its vehicles (default 1 x 184 s)
 #   scripts/record_gameplay.sh sync       OUT_DIR            # flash + click test: measures the A/V offset
 #   scripts/record_gameplay.sh batch HOURS OUT_DIR [OPT..]   # unattended, until scripts/recording/corpus.csv lists
 #                                                            #   HOURS (scripts/recording/record_batch.py)
 # REC_SEED and REC_MAP fix what a mode records (REC_MAP: a Wesnoth scenario id, a Warzone map,
-# freedoom1/freedoom2, an Armagetron map file, an OpenArena map, a Hedgewars theme); REC_SEED also
-# seeds the other random choices. REC_VIEW=zoom2x records Wesnoth zoomed in 2x (an add-on era).
+# freedoom1/freedoom2, an Armagetron map file, an OpenArena map, a Hedgewars theme, an OpenTTD camera
+# region r00..r22); REC_SEED also seeds the other random choices (OpenTTD: the game seed, -G). REC_VIEW=zoom2x records Wesnoth zoomed in 2x (an add-on era).
 # Every clip: one Xvfb, a PulseAudio null sink, ONE ffmpeg grabbing X11 and the sink monitor (one
 # clock), then a re-encode to 448x336 H.264 + AAC mono 48 kHz, both streams from 0, the audio moved
 # by its measured start offset, minus the first SKIP_S seconds (loading; per game). Music is off.
@@ -30,7 +32,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/recording/common.sh"
 
 PACKAGES=(xvfb ffmpeg pulseaudio pulseaudio-utils x11-xserver-utils xdotool gcc libc6-dev
-  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data armagetronad openarena hedgewars)
+  wesnoth-1.16-core wesnoth-1.16-data chocolate-doom freedoom warzone2100 warzone2100-data armagetronad openarena hedgewars
+  openttd openttd-opengfx openttd-opensfx)
 WESNOTH_FACTIONS=(Drakes Dunefolk "Knalgan Alliance" Loyalists Northerners Rebels Undead)
 WZ_MAPS=(Sk-Startup Sk-UrbanChasm Sk-HighGround Roughness Vision DustyMaze)
 # AI scripts by their path under multiplay/skirmish/ (the "js" of each AI's .json; BoneCrusher's is in a folder)
@@ -44,6 +47,8 @@ OA_BOTS=(Angelyss Arachna Ayumi Beret Dark Gargoyle Grism Grunt Jenna Kyonshi Li
   Sarge Sergei Skelebot Sly Tanisha Tony Widowe)
 HW_THEMES=(Bamboo Bath Beach Blox Brick Cake Castle Cave Cheese Christmas City Compost Desert EarthRise Eyes Freeway
   Fruit Golf Halloween Hell Island Jungle Nature Olympics Planes Sheep Snow Stage Underwater)
+# OpenTTD camera regions: the box around the title game's vehicles in a 3x3 grid (recording/openttd_camera)
+OTTD_REGIONS=(r00 r01 r02 r10 r11 r12 r20 r21 r22)
 DISPLAY_NUM=${DISPLAY_NUM:-96}
 SINK=${SINK:-rec$DISPLAY_NUM}
 
@@ -109,6 +114,43 @@ SHOW_TIME 0
 SOUND_QUALITY 2
 SOUND_SOURCES 16
 EOF
+}
+
+ottd_cfg() {  # ottd_cfg : OpenTTD's config for a recording: window 640x480, no music, sound effects of the
+  # world only (vehicles, ambient, disasters; no interface clicks or news jingles), no news pop-ups, no autosave
+  cat <<EOF
+[misc]
+fullscreen = false
+resolution = 640,480
+graphicsset = OpenGFX
+soundsset = OpenSFX
+musicset = NoMusic
+[gui]
+autosave = off
+autosave_on_exit = false
+smooth_scroll = true
+auto_scrolling = 0
+pause_on_newgame = false
+show_finances = false
+[sound]
+news_ticker = false
+news_full = false
+new_year = false
+confirm = false
+click_beep = false
+disaster = true
+vehicle = true
+ambient = true
+[music]
+playlist = 0
+music_vol = 0
+effect_vol = 127
+playing = false
+[news_display]
+EOF
+  local t
+  for t in arrival_player arrival_other accident accident_other company_info open close economy production_player \
+    production_other production_nobody advice new_vehicles acceptance subsidies general; do echo "$t = off"; done
 }
 
 sound_shim() {  # sound_shim [NAME] : sets preload=(env LD_PRELOAD=.../NAME.so), or () without gcc; NAME is a
@@ -317,6 +359,41 @@ sys.stdout.buffer.write(b''.join(bytes([len(x)]) + x for x in m))" >"$up/game.hw
         --width 640 --height 480 --nomusic --volume 90 --no-holiday-silliness
       sound_labels "$name" "$out"
       manifest_row "$out" "$name.mp4" hedgewars "$theme" "$seed" "${teams} teams" "bot $bot $mapgen" \
+        "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
+    done
+    ;;
+
+  openttd)
+    # OpenTTD (transport simulation): the title game's savegame (the network behind the main menu: trains,
+    # buses, lorries, trams, ships, aircraft, industries, towns) played as a game with no one at the
+    # controls; a game script (recording/openttd_camera) keeps the view on moving vehicles of one region
+    out=$1; n=${2:-1}; dur=${3:-184}; mkdir -p "$out"; start_pulse "$SINK"; SKIP_S=${REC_SKIP_S:-6}
+    save=/usr/share/games/openttd/baseset/opntitle.dat
+    [ -f "$save" ] || { log "no $save (apt-get install openttd)"; exit 2; }
+    for _ in $(seq "$n"); do
+      i=$(next_index "$out" ottdrec)
+      region=${REC_MAP:-${OTTD_REGIONS[$((RANDOM % ${#OTTD_REGIONS[@]}))]}}
+      [[ "$region" =~ ^r[012][012]$ ]] || { log "REC_MAP for openttd is a region r00..r22, not '$region'"; exit 2; }
+      seed=${REC_SEED:-$((RANDOM + 2000))}
+      name=$(printf "ottdrec%03d" "$i"); home="$REC_WORK/ottd-$name"; rm -rf "$home"
+      gs="$home/data/openttd/game/FoleyCamera"; mkdir -p "$gs" "$home/config"
+      cp "$HERE/recording/openttd_camera/info.nut" "$gs/"
+      # one vehicle for 220-450 ticks (6-12 s), then the next
+      sed -e "s/@REGION@/$region/; s/@MIN_FOLLOW@/220/; s/@MAX_FOLLOW@/450/" \
+        "$HERE/recording/openttd_camera/main.nut" >"$gs/main.nut"
+      ottd_cfg >"$home/openttd.cfg"
+      log "$name: title game, camera region $region, seed $seed"
+      # once the window is up: zoom in one step ("=", the game's zoom-in key; vehicles twice as large) and
+      # park the pointer in the bottom right corner (OpenTTD draws its own cursor, which the grab would show)
+      (until DISPLAY=":$DISPLAY_NUM" xdotool search --onlyvisible --name "^OpenTTD" >/dev/null 2>&1 </dev/null; do sleep 0.5; done
+       for t in 3 2 2; do sleep "$t"; DISPLAY=":$DISPLAY_NUM" xdotool mousemove 639 479 2>/dev/null || true; done
+       DISPLAY=":$DISPLAY_NUM" xdotool key equal 2>/dev/null || true) &
+      PIDS+=("$!")
+      # asked to quit in a game, OpenTTD opens a "really quit?" box: record_one's SIGKILL after 5 s ends it
+      record_one 640x480 "$dur" "$REC_WORK/$name.mkv" "$out/$name.mp4" -- \
+        env XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" /usr/games/openttd -c "$home/openttd.cfg" -x \
+        -r 640x480 -v sdl -s sdl -m null -M NoMusic -G "$seed" -d script=4 -g "$save"
+      manifest_row "$out" "$name.mp4" openttd "$region" "$seed" "title game" "follow vehicles" \
         "$(clip_seconds "$out/$name.mp4")" "$ENDED_EARLY"
     done
     ;;
