@@ -55,6 +55,9 @@ TOWER_CREDITS = (
      "A. B. Ma and A. Lerch, \"Representation Learning for the Automatic Indexing of Sound Effects "
      "Libraries\", ISMIR 2022, pp. 866-875; model weights from the package aisfx 0.1.2, CC BY 4.0 "
      "(https://creativecommons.org/licenses/by/4.0/); network code MIT."),
+    ("aisfx-small (fast sound tower)",
+     "A small network distilled here to reproduce the aisfx embedding (Ma & Lerch, ISMIR 2022, model CC BY 4.0); "
+     "its weights derive from aisfx's and are shared under the same CC BY 4.0 licence."),
 )
 
 EFFNET_CHANNELS = 1280
