@@ -30,6 +30,7 @@ from engine.training.distill import (
     DistillData,
     distill,
     distill_loss,
+    mean_cosine,
     mix_windows,
     save_student,
     teacher_embed,
@@ -138,19 +139,23 @@ def test_mixing_windows_adds_power_and_is_the_identity_alone():
 
 
 def test_distillation_lowers_the_loss_and_raises_the_fidelity_on_a_tiny_set():
+    """A randomly initialised network of the same shape as the teacher: the student must learn its function."""
+    torch.manual_seed(1)
+    teacher = AisfxSmall().eval()
     torch.manual_seed(0)
-    teacher = AisfxNet(width=64).eval()  # a random teacher: the student must learn its function
     rng = np.random.default_rng(0)
     mels = (rng.random((48, 96, 43)) * rng.uniform(0.5, 8, (48, 1, 1))).astype(np.float32)
-    data = DistillData(mels, teacher_embed(mels, teacher))
-    train, val = DistillData(mels[:40], data.targets[:40]), DistillData(mels[40:], data.targets[40:])
+    targets = teacher_embed(mels, teacher)
+    train, val = DistillData(mels[:40], targets[:40]), DistillData(mels[40:], targets[40:])
     student = AisfxSmall()
     scale = float(np.sqrt(np.mean(np.square(train.targets))))
-    with torch.no_grad():
-        before = float(distill_loss(student.eval()(torch.from_numpy(train.mels).unsqueeze(1)), torch.from_numpy(train.targets), scale))
+
+    def train_loss(model) -> float:
+        with torch.no_grad():
+            return float(distill_loss(model.eval()(torch.from_numpy(train.mels).unsqueeze(1)), torch.from_numpy(train.targets), scale))
+
+    before, cos_before = train_loss(student), mean_cosine(student, val)
     run = distill(train, val, DistillCfg(batch_size=8, lr=3e-3, max_epochs=12, max_seconds=600, shift_frames=0), model=student)
-    with torch.no_grad():
-        after = float(distill_loss(run.model(torch.from_numpy(train.mels).unsqueeze(1)), torch.from_numpy(train.targets), scale))
-    assert after < 0.5 * before
-    assert run.history[-1]["loss"] < run.history[0]["loss"]
-    assert run.val_cosine > 0.9
+    assert train_loss(run.model) < 0.5 * before
+    assert run.history[-1]["loss"] < 0.1 * run.history[0]["loss"]
+    assert run.val_cosine > max(0.6, cos_before + 0.5)
