@@ -59,7 +59,7 @@ class ModelCfg:
     # Pretrained towers (engine.models.towers): "scratch" trains the paper's CNN; a pretrained tower
     # stays frozen and only a head on top of it is trained.
     vision_tower: str = "scratch"  # "scratch" | "efficientnet-lite0"
-    audio_tower: str = "scratch"  # "scratch" | "aisfx"
+    audio_tower: str = "scratch"  # "scratch" | "aisfx" | "aisfx-small"
     head_dropout: float = 0.0  # dropout before the heads on pretrained towers
     head_hidden: int = 0  # the audio head on a pretrained tower: 0 = linear, else one hidden ReLU layer
 

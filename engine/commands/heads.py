@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         temperature: float | None = typer.Option(None, "--temperature", min=0.01, help="InfoNCE temperature (default: the preset's)."),
         batch_size: int = typer.Option(256, "--batch-size", min=2),
         seed: int = typer.Option(0, "--seed"),
+        audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, or aisfx-small (its distilled student, faster)."),
     ) -> None:
         """Train heads on cached tower features; keep the checkpoint and ranking terms best on the validation maps."""
         from dataclasses import replace
@@ -46,12 +47,12 @@ def register(app: typer.Typer) -> None:
         base = get_preset(preset)
         if not base.contrastive:
             raise ConfigError(f"preset {preset!r} is not contrastive; the heads are trained with InfoNCE/NT-Xent (m4-m7)")
-        cfg = pretrained_cfg(base, dropout, hidden)
+        cfg = pretrained_cfg(base, dropout, hidden, audio_tower)
         if temperature is not None:
             cfg = replace(cfg, temperature=temperature)
         out.mkdir(parents=True, exist_ok=True)
-        tf = load_tower_features(dataset)
-        lib = library_tower_features(library, dataset / "towers" / f"library-{library.name}-{library_digest(library)}.npz")
+        tf = load_tower_features(dataset, audio_tower)
+        lib = library_tower_features(library, dataset / "towers" / f"library-{library.name}-{library_digest(library, audio_tower)}.npz", audio_tower)
         val = build_task(tf, lib, videos, "val")
         typer.echo(f"{int((tf.splits == 'train').sum())} training seconds, {len(val.queries)} labelled validation seconds, "
                    f"library {len(lib.entries)} files / {len(lib.seg_file)} segments")

@@ -8,9 +8,12 @@ of the second's audio, decoded again from the source video with the tower's own 
     DATASET/towers/<vision>+<audio>-<fingerprints>/<shard>.npz
         rows     (n,) int64     rows of the dataset's manifest
         vision   (n, C, h, w)   float16   the picture tower's map (EfficientNet-Lite0: 1280x7x7)
-        audio    (n, 512)       float32   the sound tower's embedding (aisfx)
+        audio    (n, 512)       float32   the sound tower's embedding (aisfx or aisfx-small)
 
-One file per video, written atomically, so a killed run resumes where it stopped.
+One file per video, written atomically, so a killed run resumes where it stopped. The picture
+maps do not depend on the sound tower: a video whose maps are already cached for another sound
+tower (a sibling folder of the same picture tower, the same rows) reuses them instead of running
+EfficientNet again.
 """
 
 from __future__ import annotations
@@ -59,18 +62,36 @@ class _Job:
     rows: np.ndarray
     seconds: np.ndarray
     out: str
+    audio_tower: str = AUDIO_TOWER
+    vision_from: str = ""  # a cached file of the same picture tower and rows whose maps are reused
 
 
-def _towers():
+def _towers(audio: str):
     import torch
 
     from engine.models.encoders import PretrainedAudioEncoder, PretrainedVisionEncoder
 
     torch.set_num_threads(1)
-    return PretrainedVisionEncoder(VISION_TOWER).eval(), PretrainedAudioEncoder(AUDIO_TOWER).eval()
+    return PretrainedVisionEncoder(VISION_TOWER).eval(), PretrainedAudioEncoder(audio).eval()
 
 
-_WORKER_TOWERS = None
+_WORKER_TOWERS: dict = {}
+
+
+def _reusable_maps(out: Path, shard: str, rows: np.ndarray) -> str:
+    """A sibling cache file of the same picture tower with the same rows (its maps are the same), or ''."""
+    vision_key = out.name.split("+", 1)[0] + "+"
+    for sibling in sorted(out.parent.glob(vision_key + "*")):
+        f = sibling / f"{shard}.npz"
+        if sibling == out or not f.is_file():
+            continue
+        try:
+            with np.load(f) as data:
+                if np.array_equal(data["rows"], rows):
+                    return str(f)
+        except (OSError, ValueError, KeyError):
+            continue
+    return ""
 
 
 def _run_job(dataset: str, job: _Job) -> tuple[str, int]:
@@ -82,38 +103,42 @@ def _run_job(dataset: str, job: _Job) -> tuple[str, int]:
     from engine.data.media import load_audio
     from engine.models.towers import aisfx_features
 
-    global _WORKER_TOWERS
-    if _WORKER_TOWERS is None:
-        _WORKER_TOWERS = _towers()
-    vision_enc, audio_enc = _WORKER_TOWERS
+    if job.audio_tower not in _WORKER_TOWERS:
+        _WORKER_TOWERS[job.audio_tower] = _towers(job.audio_tower)
+    vision_enc, audio_enc = _WORKER_TOWERS[job.audio_tower]
     cache = FeatureCache(dataset)
     feats = aisfx_features(cache.features)
     mean = torch.full((1, 3, 1, 1), 127 / 255)
     std = torch.full((1, 3, 1, 1), 128 / 255)
     maps, embs = [], []
+    reused = None
+    if job.vision_from:
+        with np.load(job.vision_from) as data:
+            reused = data["vision"]
     wave = load_audio(job.source, feats.sample_rate)
     with torch.no_grad():
         for i in range(0, len(job.rows), BATCH):
             rows = job.rows[i : i + BATCH]
-            x = torch.from_numpy(cache.frames(rows)).permute(0, 3, 1, 2).float().div_(255.0)
-            maps.append(vision_enc.tower_features((x - mean) / std).half().numpy())
+            if reused is None:
+                x = torch.from_numpy(cache.frames(rows)).permute(0, 3, 1, 2).float().div_(255.0)
+                maps.append(vision_enc.tower_features((x - mean) / std).half().numpy())
             clips = clips_from_wave(wave, job.seconds[i : i + BATCH].astype(np.float64), feats)
             mels = torch.from_numpy(log_mel_batch(clips, feats)).unsqueeze(1)
             embs.append(audio_enc.tower_features(mels).float().numpy())
     out = Path(job.out)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, rows=job.rows, vision=np.concatenate(maps), audio=np.concatenate(embs))
+        np.savez(f, rows=job.rows, vision=reused if reused is not None else np.concatenate(maps), audio=np.concatenate(embs))
     return job.shard, len(job.rows)
 
 
 def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3,
-                      progress: Callable[[str], None] | None = None) -> Path:
-    """Compute the missing per-video tower features of ``dataset``; returns their folder."""
+                      progress: Callable[[str], None] | None = None, audio: str = AUDIO_TOWER) -> Path:
+    """Compute the missing per-video tower features of ``dataset`` with the sound tower ``audio``; returns their folder."""
     from engine.data.cache import FeatureCache
 
     dataset = Path(dataset)
     cache = FeatureCache(dataset)
-    out = tower_dir(dataset)
+    out = tower_dir(dataset, audio=audio)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.tmp*"):  # temp files of a killed run
         stale.unlink(missing_ok=True)
@@ -131,7 +156,7 @@ def build_tower_cache(dataset: Path, workers: int = 2, silence_rms: float = 1e-3
         rows = np.flatnonzero(vids == meta["video_id"])
         secs = cache.seconds[rows]
         keep = (cache.levels[rows] >= silence_rms) | np.isin(secs, sorted(labelled_seconds(source)))
-        jobs.append(_Job(shard, str(source), rows[keep], secs[keep], str(target)))
+        jobs.append(_Job(shard, str(source), rows[keep], secs[keep], str(target), audio, _reusable_maps(out, shard, rows[keep])))
     say(f"{len(jobs)} videos to do, {sum(len(j.rows) for j in jobs)} seconds")
     if workers <= 0:
         for job in jobs:
@@ -165,15 +190,16 @@ class TowerFeatures:
         return TowerFeatures(*(getattr(self, f)[mask] for f in ("rows", "vision", "audio", "video_ids", "seconds", "splits", "levels")))
 
 
-def load_tower_features(dataset: Path) -> TowerFeatures:
-    """Read every video's tower features (``build_tower_cache`` must have run)."""
+def load_tower_features(dataset: Path, audio: str = AUDIO_TOWER) -> TowerFeatures:
+    """Read every video's tower features with the sound tower ``audio`` (``build_tower_cache`` must have run)."""
     from engine.data.cache import FeatureCache
 
     dataset = Path(dataset)
-    folder = tower_dir(dataset)
+    folder = tower_dir(dataset, audio=audio)
     files = sorted(f for f in folder.glob("*.npz") if not f.name.startswith("."))  # not a killed run's temp
     if not files:
-        raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}' first")
+        flag = "" if audio == AUDIO_TOWER else f" --audio-tower {audio}"
+        raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}{flag}' first")
     cache = FeatureCache(dataset)
     parts = [np.load(f) for f in files]
     rows = np.concatenate([p["rows"] for p in parts])

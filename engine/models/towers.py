@@ -10,6 +10,11 @@
   Its small network is defined here (``AisfxNet``, after the package's ``EmbeddingNet``) so the
   package's own pinned dependencies are never imported. Input a 96-band HTK log-mel at 44.1 kHz
   (``aisfx_features``); output a 512-d embedding.
+* ``aisfx-small`` (sounds, fast): a small CNN distilled to reproduce aisfx's embedding from the
+  same log-mel input (``AisfxSmall``, about 20x fewer multiply-adds); its weights were trained
+  here (``foley-engine distill-tower``, ``engine.training.distill``) and ship in the repository
+  as ``resources/models/towers/aisfx_small.pt`` (a plain state dict). Indexing runs several times
+  faster; see "Speed of the sound tower" in ``docs/pretrained.md`` for what it costs in quality.
 
 The towers' weights are not stored in a model file: a model records the tower's name and a
 fingerprint of its weights (``TowerSignature``), and loading checks that the installed package
@@ -36,7 +41,10 @@ from engine.errors import CheckpointError, ConfigError
 log = logging.getLogger(__name__)
 
 VISION_TOWERS = ("scratch", "efficientnet-lite0")
-AUDIO_TOWERS = ("scratch", "aisfx")
+AUDIO_TOWERS = ("scratch", "aisfx", "aisfx-small")
+# the sound towers that read aisfx's front end and give its 512-d embedding
+AISFX_FAMILY = ("aisfx", "aisfx-small")
+STUDENT_WEIGHTS = ("models", "towers", "aisfx_small.pt")
 
 # Attribution for the About box and the model card (aisfx's model is CC BY 4.0: credit is required).
 TOWER_CREDITS = (
@@ -47,6 +55,9 @@ TOWER_CREDITS = (
      "A. B. Ma and A. Lerch, \"Representation Learning for the Automatic Indexing of Sound Effects "
      "Libraries\", ISMIR 2022, pp. 866-875; model weights from the package aisfx 0.1.2, CC BY 4.0 "
      "(https://creativecommons.org/licenses/by/4.0/); network code MIT."),
+    ("aisfx-small (fast sound tower)",
+     "A small network distilled here to reproduce the aisfx embedding (Ma & Lerch, ISMIR 2022, model CC BY 4.0); "
+     "its weights derive from aisfx's and are shared under the same CC BY 4.0 licence."),
 )
 
 EFFNET_CHANNELS = 1280
@@ -187,6 +198,79 @@ class AisfxTrunk(nn.Module):
         return self.net(mel / AISFX_SPEC_MAX)  # the package's min-max scaling (its minimum is 0)
 
 
+# ---------------------------------------------------------------------------- aisfx-small
+class _SmallBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return relu(self.bn(self.conv(x)))
+
+
+class AisfxSmall(nn.Module):
+    """The distilled student of aisfx: four single-conv blocks (max-pooled 2x2 after the first three)
+    and a 1x1 conv to 512 channels, then aisfx's own pooling (mean over frequency, max over time)
+    and a linear map into aisfx's embedding space. Input the same ``(B, 1, n_mels, time)`` log-mels
+    as ``AisfxTrunk`` (unscaled: it divides by ``AISFX_SPEC_MAX`` itself), output ``(B, 512)``."""
+
+    def __init__(self, widths: tuple[int, ...] = (32, 48, 96, 192)) -> None:
+        super().__init__()
+        chans = (1, *widths)
+        self.blocks = nn.ModuleList(_SmallBlock(a, b) for a, b in zip(chans[:-1], chans[1:]))
+        self.expand = _SmallBlock(widths[-1], AISFX_DIM, kernel=1)
+        self.out = nn.Linear(AISFX_DIM, AISFX_DIM)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = (mel / AISFX_SPEC_MAX).transpose(-1, -2)  # (B, 1, time, mel), like aisfx
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i < len(self.blocks) - 1:
+                x = max_pool2d(x, 2)
+        x = self.expand(x).mean(dim=3).amax(dim=2)  # (B, 512)
+        return self.out(x)
+
+
+def student_weights_path() -> Path:
+    """Where the shipped weights of ``aisfx-small`` are (inside the app's resources)."""
+    from engine.resources import resource_path
+
+    return resource_path(*STUDENT_WEIGHTS)
+
+
+def load_student_state(path: Path | None = None) -> dict[str, torch.Tensor]:
+    """The student's state dict, read with ``weights_only=True``; ``CheckpointError`` unless it fits ``AisfxSmall``."""
+    path = Path(path) if path is not None else student_weights_path()
+    if not path.is_file():
+        raise ConfigError(f"the sound tower 'aisfx-small' needs its weights {path}, which are missing; "
+                          "reinstall, or rebuild them with 'foley-engine distill-tower'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable aisfx-small weights file ({exc})") from exc
+    expected = AisfxSmall().state_dict()
+    if not isinstance(state, dict) or set(state) != set(expected) or any(
+        not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape for k, v in expected.items()
+    ):
+        raise CheckpointError(f"{path}: not the weights of the aisfx-small network")
+    return state
+
+
+class AisfxSmallTrunk(nn.Module):
+    """``AisfxSmall`` with the weights shipped in the resources (or those at ``path``)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        super().__init__()
+        self.net = AisfxSmall()
+        state = load_student_state(path)
+        self.net.load_state_dict(state, strict=True)
+        self.fingerprint = weights_fingerprint(state)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(mel)
+
+
 @cache
 def tower_fingerprint(name: str) -> str:
     """The installed weights' fingerprint of a tower (cached: the files do not change while running)."""
@@ -199,6 +283,8 @@ def build_tower(name: str) -> nn.Module:
         tower: nn.Module = EfficientNetTrunk()
     elif name == "aisfx":
         tower = AisfxTrunk()
+    elif name == "aisfx-small":
+        tower = AisfxSmallTrunk()
     else:
         raise ConfigError(f"unknown pretrained tower {name!r}; choose from {[*VISION_TOWERS[1:], *AUDIO_TOWERS[1:]]}")
     for p in tower.parameters():
@@ -217,7 +303,7 @@ def aisfx_features(features: FeatureCfg = FeatureCfg()) -> FeatureCfg:
 
 def features_for(vision_tower: str, audio_tower: str, features: FeatureCfg = FeatureCfg()) -> FeatureCfg:
     """The feature settings a model with these towers needs (the scratch towers keep the paper's)."""
-    if audio_tower == "aisfx":
+    if audio_tower in AISFX_FAMILY:
         features = aisfx_features(features)
     if vision_tower == "efficientnet-lite0":
         features = replace(features, image_size=224)

@@ -83,7 +83,7 @@ class LibraryFeatures:
     feats: np.ndarray  # (n_seg, 512)
 
 
-def library_digest(root: Path) -> str:
+def library_digest(root: Path, audio: str = "aisfx") -> str:
     """12 hex chars naming a library's contents (paths, sizes, times) and the sound tower's weights:
     the cache file of ``library_tower_features`` is only reused for the same library and tower."""
     import hashlib
@@ -92,14 +92,14 @@ def library_digest(root: Path) -> str:
     from engine.models.towers import tower_fingerprint
 
     found, _ = scan([Path(root)])
-    h = hashlib.sha256(tower_fingerprint("aisfx").encode())
+    h = hashlib.sha256(tower_fingerprint(audio).encode())
     for f in found:
         h.update(f"{f.path}|{f.size}|{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:12]
 
 
-def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeatures:
-    """Decode every sound under ``root`` as the indexer does and run the sound tower; cached in ``cache``."""
+def library_tower_features(root: Path, cache: Path | None = None, audio: str = "aisfx") -> LibraryFeatures:
+    """Decode every sound under ``root`` as the indexer does and run the sound tower ``audio``; cached in ``cache``."""
     from engine.data.features import DEFAULT_FEATURES
     from engine.library.scan import scan
     from engine.library.segments import PreparedFile, prepare_file
@@ -112,7 +112,7 @@ def library_tower_features(root: Path, cache: Path | None = None) -> LibraryFeat
         entries = [LibraryEntry(Path(p), str(c)) for p, c in zip(data["paths"].tolist(), data["cats"].tolist())]
         return LibraryFeatures(entries, data["seg_file"], data["feats"])
     feats_cfg = aisfx_features(DEFAULT_FEATURES)
-    enc = PretrainedAudioEncoder("aisfx").eval()
+    enc = PretrainedAudioEncoder(audio).eval()
     entries, seg_file, feats = [], [], []
     found, _ = scan([root])
     for found_file in found:
@@ -324,7 +324,7 @@ def attach_ranking(model, tf, ranking: RankingCfg, seed: int = 0) -> None:
     model.extra["reference_audio"] = torch.from_numpy(refs.audio.astype(np.float16))
 
 
-def pretrained_cfg(preset_cfg: ModelCfg, dropout: float = 0.3, hidden: int = 0) -> ModelCfg:
-    """A preset's projector and loss on both pretrained towers."""
-    return replace(preset_cfg, vision_tower="efficientnet-lite0", audio_tower="aisfx", image_size=224,
+def pretrained_cfg(preset_cfg: ModelCfg, dropout: float = 0.3, hidden: int = 0, audio_tower: str = "aisfx") -> ModelCfg:
+    """A preset's projector and loss on both pretrained towers (the sound tower ``aisfx`` or ``aisfx-small``)."""
+    return replace(preset_cfg, vision_tower="efficientnet-lite0", audio_tower=audio_tower, image_size=224,
                    head_dropout=dropout, head_hidden=hidden)

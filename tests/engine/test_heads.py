@@ -69,6 +69,26 @@ def test_tower_cache_holds_every_sounding_second_and_resumes(corpus) -> None:
     assert tf.audio.shape == (len(tf.rows), 512) and np.all(np.isfinite(tf.audio))
 
 
+def test_a_second_sound_tower_reuses_the_cached_picture_maps(corpus, monkeypatch) -> None:
+    """cache-towers --audio-tower aisfx-small: its own folder, the same maps (not recomputed), other sounds."""
+    from engine.models.encoders import PretrainedVisionEncoder
+
+    _, _, data = corpus
+
+    def no_picture_tower(*args, **kwargs):
+        raise AssertionError("the picture tower ran although its maps were cached")
+
+    monkeypatch.setattr(PretrainedVisionEncoder, "tower_features", no_picture_tower)
+    folder = build_tower_cache(data, workers=0, audio="aisfx-small")
+    assert folder == tower_dir(data, audio="aisfx-small") != tower_dir(data)
+    small, big = load_tower_features(data, "aisfx-small"), load_tower_features(data)
+    np.testing.assert_array_equal(small.rows, big.rows)
+    np.testing.assert_array_equal(small.vision, big.vision)
+    assert small.audio.shape == big.audio.shape and not np.allclose(small.audio, big.audio)
+    cos = (small.audio * big.audio).sum(1) / np.linalg.norm(small.audio, axis=1) / np.linalg.norm(big.audio, axis=1)
+    assert float(cos.mean()) > 0.7  # the student follows aisfx on these generated sounds too
+
+
 def test_clip_mels_decode_the_source_again_for_another_front_end(corpus) -> None:
     _, _, data = corpus
     cache = FeatureCache(data)
