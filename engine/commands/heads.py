@@ -11,8 +11,8 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("train-heads")
     def train_heads_cmd(
-        dataset: Path = typer.Option(..., "--dataset", "-d", help="Prepared dataset with cached tower features (foley-engine cache-towers)."),
-        videos: Path = typer.Option(..., "--videos", help="Folder of the clips and their <clip>_labels.tsv (the validation task)."),
+        dataset: list[Path] = typer.Option(..., "--dataset", "-d", help="Prepared dataset with cached tower features (foley-engine cache-towers); repeat to train on several."),
+        videos: list[Path] = typer.Option(..., "--videos", help="Folder of the clips and their <clip>_labels.tsv (the validation task); repeat for several."),
         library: Path = typer.Option(..., "--library", help="Sound library folder holding the files the labels name."),
         out: Path = typer.Option(..., "--out", "-o", help="Run folder: best.pt, history.json, val.json."),
         preset: str = typer.Option("m5", "--preset", "-p", help="Projector and loss of this preset (contrastive presets: m4-m7)."),
@@ -25,10 +25,14 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(256, "--batch-size", min=2),
         seed: int = typer.Option(0, "--seed"),
         audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, or aisfx-small (its distilled student, faster)."),
+        games: Path | None = typer.Option(None, "--games", help="CSV naming each clip's game (first column the clip, a 'game' column), e.g. scripts/recording/corpus.csv: adds per-game figures to the report."),
+        libraries: Path | None = typer.Option(None, "--libraries", help="Folder of per-game sound libraries (LIBRARIES/<game>): the per-game library task where a game logs its sounds."),
+        hold_out: str | None = typer.Option(None, "--hold-out-game", help="Leave this game out of training (needs --games): its recordings are all test."),
     ) -> None:
         """Train heads on cached tower features; keep the checkpoint and ranking terms best on the validation maps."""
         from dataclasses import replace
 
+        from engine.atomic import atomic_write_text
         from engine.data.tower_cache import load_tower_features
         from engine.errors import ConfigError
         from engine.presets import get_preset
@@ -43,6 +47,7 @@ def register(app: typer.Typer) -> None:
             pretrained_cfg,
             references,
         )
+        from engine.training.per_game import games_of, hold_out_game, per_game_report, render_per_game
 
         base = get_preset(preset)
         if not base.contrastive:
@@ -50,10 +55,18 @@ def register(app: typer.Typer) -> None:
         cfg = pretrained_cfg(base, dropout, hidden, audio_tower)
         if temperature is not None:
             cfg = replace(cfg, temperature=temperature)
+        if hold_out and games is None:
+            raise ConfigError("--hold-out-game needs --games (the CSV that names each clip's game)")
         out.mkdir(parents=True, exist_ok=True)
         tf = load_tower_features(dataset, audio_tower)
-        lib = library_tower_features(library, dataset / "towers" / f"library-{library.name}-{library_digest(library, audio_tower)}.npz", audio_tower)
-        val = build_task(tf, lib, videos, "val")
+        cache_dir = dataset[0] / "towers"
+        game_of = games_of(games, sorted(set(tf.video_ids.tolist()))) if games is not None else None
+        if hold_out:
+            typer.echo(f"{hold_out}: {hold_out_game(tf, game_of, hold_out)} seconds left out of training")
+        # the validation task: the clips of the library's game (all labelled clips when games are not named)
+        task_clips = {v for v, g in game_of.items() if g == library.name} if game_of else None
+        lib = library_tower_features(library, cache_dir / f"library-{library.name}-{library_digest(library, audio_tower)}.npz", audio_tower)
+        val = build_task(tf, lib, videos, "val", clips_of=task_clips)
         typer.echo(f"{int((tf.splits == 'train').sum())} training seconds, {len(val.queries)} labelled validation seconds, "
                    f"library {len(lib.entries)} files / {len(lib.seg_file)} segments")
         from engine.training.heads import train_heads
@@ -61,11 +74,12 @@ def register(app: typer.Typer) -> None:
         run = train_heads(cfg, tf, lib, val, HeadTrainCfg(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed),
                           progress=typer.echo)
         attach_ranking(run.model, tf, run.best_ranking, seed)
-        run.model.extra.update({"preset": preset, "best_epoch": run.best_epoch, "trained_on": dataset.name})
+        run.model.extra.update({"preset": preset, "best_epoch": run.best_epoch, "trained_on": ", ".join(d.name for d in dataset)})
         run.model.save(out / "best.pt")
-        report = {"best_epoch": run.best_epoch, "ranking": run.best_ranking.as_dict(), "model_cfg": cfg.__dict__, "history": run.history}
+        report = {"best_epoch": run.best_epoch, "ranking": run.best_ranking.as_dict(), "model_cfg": cfg.__dict__, "history": run.history,
+                  "held_out_game": hold_out}
         for split in ("val", "test"):
-            task = val if split == "val" else build_task(tf, lib, videos, split)
+            task = val if split == "val" else build_task(tf, lib, videos, split, clips_of=task_clips)
             refs = references(run.model, tf, seed)
             from engine.library.ranking import RankingCfg
 
@@ -74,5 +88,10 @@ def register(app: typer.Typer) -> None:
                     "+ prior": replace(rc, hub_weight=0.0), "chosen (hubness fix + prior)": rc}
             res = evaluate_task(run.model, lib, task, refs, list(grid.values()))
             report[split] = {"queries": len(task.queries), **baselines(lib, task), **{name: res[r] for name, r in grid.items()}}
-        (out / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+        if game_of is not None:
+            report["per_game"] = per_game_report(run.model, tf, game_of, run.best_ranking, videos=list(videos), libraries=libraries,
+                                                 cache_dir=cache_dir, audio_tower=audio_tower, seed=seed)
+            atomic_write_text(out / "per_game.md", render_per_game(report["per_game"]))
+            typer.echo(render_per_game(report["per_game"]))
+        atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str) + "\n")
         typer.echo(f"best epoch {run.best_epoch} ({run.best_ranking}); model {out / 'best.pt'}, report {out / 'report.json'}")

@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         silence_rms: float = typer.Option(1e-3, "--silence-rms", min=0.0, help="Seconds quieter than this RMS are reported as silent (training can leave them out)."),
         groups: Path | None = typer.Option(None, "--groups", help="CSV with a header: first column the video (file name or id), --group-column its group; a group never spans two splits."),
         group_column: str = typer.Option("group", "--group-column", help="Column of --groups that names the group (e.g. 'scenario' in the gameplay corpus manifest)."),
+        split_column: str | None = typer.Option(None, "--split-column", help="Column of --groups that pins each listed video's split (train, val or test), e.g. 'split' in scripts/recording/corpus.csv."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
     ) -> None:
         """Decode videos into frames (224x224 at t=k+0.5 s) and 1-s log-mels (64x100); resumable."""
@@ -52,6 +53,7 @@ def register(app: typer.Typer) -> None:
                 silence_rms=silence_rms,
                 groups_csv=groups,
                 group_column=group_column,
+                split_column=split_column,
             )
         except KeyboardInterrupt:
             typer.echo(f"interrupted: the finished videos are kept in {out}; run the same command again to continue", err=True)

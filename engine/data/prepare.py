@@ -40,7 +40,7 @@ from engine.data.cache import (
 )
 from engine.data.labels import LabelTable, folder_label, read_vggsound_csv
 from engine.data.media import VIDEO_EXTENSIONS
-from engine.data.splits import assign_splits, check_ratios, read_groups
+from engine.data.splits import assign_splits, check_ratios, read_groups, read_pinned_splits
 from engine.errors import ConfigError, DatasetError, EngineError
 
 log = logging.getLogger(__name__)
@@ -339,11 +339,13 @@ def prepare_dataset(
     silence_rms: float = 1e-3,
     groups_csv: Path | None = None,
     group_column: str = "group",
+    split_column: str | None = None,
 ) -> PrepareReport:
     """Decode every video under ``videos`` into the feature cache at ``out`` (resumable, parallel).
 
     ``workers`` worker processes decode (0 = in this process). ``groups_csv`` keeps related videos
-    (e.g. one game map) in one split (see ``read_groups``). Returns a report; ``report.ok`` is
+    (e.g. one game map) in one split (see ``read_groups``); with ``split_column`` that CSV's column
+    pins each listed video's split exactly (the others are split as usual). Returns a report; ``report.ok`` is
     False when no video at all could be used (then nothing is written).
     """
     videos, out = Path(videos), Path(out)
@@ -358,7 +360,11 @@ def prepare_dataset(
     report = PrepareReport(out, silence_rms=silence_rms, skipped=skipped, csv_problems=list(labels.problems) if labels else [])
     ids = [v.video_id for v in candidates]
     groups = read_groups(groups_csv, group_column, ids) if groups_csv is not None else None
-    splits = assign_splits(ids, seed, split_ratios, {v.video_id: v.fixed_split for v in candidates}, groups)
+    if split_column is not None and groups_csv is None:
+        raise ConfigError("--split-column needs --groups (the CSV that holds the column)")
+    pinned = read_pinned_splits(groups_csv, split_column, ids) if split_column is not None else {}
+    free = [v for v in ids if v not in pinned]
+    splits = assign_splits(free, seed, split_ratios, {v.video_id: v.fixed_split for v in candidates}, groups) | pinned
     fdict = to_dict(features)
 
     (out / "shards").mkdir(parents=True, exist_ok=True)
@@ -377,7 +383,7 @@ def prepare_dataset(
 
     run_meta = {"features": fdict, "seed": seed, "split_ratios": list(split_ratios), "silence_rms": silence_rms, "videos": str(videos.resolve()),
                 "labels_csv": str(labels_csv) if labels_csv else None, "groups_csv": str(groups_csv) if groups_csv else None,
-                "group_column": group_column if groups_csv else None}
+                "group_column": group_column if groups_csv else None, "split_column": split_column}
     last_index = time.monotonic()
     try:
         for v, result in _run(jobs, out, fdict, workers, progress):

@@ -89,6 +89,16 @@ def read_groups(path: Path, column: str, video_ids: Sequence[str]) -> dict[str, 
     return out
 
 
+def read_pinned_splits(path: Path, column: str, video_ids: Sequence[str]) -> dict[str, str]:
+    """Video id -> "train" | "val" | "test" from ``column`` of a CSV (as ``read_groups``), e.g. the
+    recorder's ``corpus.csv`` and its ``split`` column: those videos keep exactly that split."""
+    pinned = read_groups(path, column, video_ids)
+    bad = sorted({s for s in pinned.values() if s not in ("train", "val", "test")})
+    if bad:
+        raise DatasetError(f"{path}: column {column!r} must hold train, val or test (found {', '.join(map(repr, bad[:5]))})")
+    return pinned
+
+
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     if len(ratios) != 3 or any(r < 0 or not math.isfinite(r) for r in ratios) or sum(ratios) <= 0:
         raise ConfigError(f"split ratios must be three non-negative numbers train,val,test (got {tuple(ratios)}), e.g. 0.8,0.1,0.1")

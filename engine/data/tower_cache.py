@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +126,12 @@ def _run_job(dataset: str, job: _Job) -> tuple[str, int]:
             mels = torch.from_numpy(log_mel_batch(clips, feats)).unsqueeze(1)
             embs.append(audio_enc.tower_features(mels).float().numpy())
     out = Path(job.out)
+    if not len(job.rows):  # a silent video: an empty file, so that it is not redone on every run
+        vision, audio = np.zeros((0,), np.float16), np.zeros((0,), np.float32)
+    else:
+        vision, audio = reused if reused is not None else np.concatenate(maps), np.concatenate(embs)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, rows=job.rows, vision=reused if reused is not None else np.concatenate(maps), audio=np.concatenate(embs))
+        np.savez(f, rows=job.rows, vision=vision, audio=audio)
     return job.shard, len(job.rows)
 
 
@@ -187,11 +191,28 @@ class TowerFeatures:
     levels: np.ndarray
 
     def select(self, mask: np.ndarray) -> TowerFeatures:
-        return TowerFeatures(*(getattr(self, f)[mask] for f in ("rows", "vision", "audio", "video_ids", "seconds", "splits", "levels")))
+        return TowerFeatures(*(getattr(self, f)[mask] for f in _FIELDS))
 
 
-def load_tower_features(dataset: Path, audio: str = AUDIO_TOWER) -> TowerFeatures:
-    """Read every video's tower features with the sound tower ``audio`` (``build_tower_cache`` must have run)."""
+_FIELDS = ("rows", "vision", "audio", "video_ids", "seconds", "splits", "levels")
+
+
+def load_tower_features(dataset: Path | Sequence[Path], audio: str = AUDIO_TOWER) -> TowerFeatures:
+    """Read every video's tower features with the sound tower ``audio`` (``build_tower_cache`` must have run).
+
+    Several datasets (e.g. the starter corpus and newly recorded games, each prepared with its own
+    splits) are read one after the other; ``rows`` then index each dataset's own manifest, and a
+    video id may be in only one of them.
+    """
+    if not isinstance(dataset, (str, Path)):
+        parts = [load_tower_features(d, audio) for d in dataset]
+        if not parts:
+            raise DatasetError("give at least one prepared dataset")
+        ids = [set(p.video_ids.tolist()) for p in parts]
+        shared = {v for i, a in enumerate(ids) for b in ids[i + 1 :] for v in a & b}
+        if shared:
+            raise DatasetError(f"video ids in more than one dataset: {', '.join(sorted(shared)[:5])}")
+        return TowerFeatures(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
     from engine.data.cache import FeatureCache
 
     dataset = Path(dataset)
@@ -201,7 +222,9 @@ def load_tower_features(dataset: Path, audio: str = AUDIO_TOWER) -> TowerFeature
         flag = "" if audio == AUDIO_TOWER else f" --audio-tower {audio}"
         raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}{flag}' first")
     cache = FeatureCache(dataset)
-    parts = [np.load(f) for f in files]
+    parts = [p for p in (np.load(f) for f in files) if len(p["rows"])]  # not silent videos' empty files
+    if not parts:
+        raise DatasetError(f"{dataset}: every video is silent; no tower features to train on")
     rows = np.concatenate([p["rows"] for p in parts])
     return TowerFeatures(
         rows=rows,

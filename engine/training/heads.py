@@ -18,7 +18,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,9 +48,10 @@ HUB_WEIGHTS = (0.0, 0.5, 1.0)
 PRIOR_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 # A ranking that offers (nearly) the same list for every picture is not a recommendation: the
 # choice prefers settings whose top-10 lists differ on at least this share of the validation
-# seconds and whose most frequent #1 file tops at most this share of them. (The product aims at
-# 10 %; on the starter corpus only the picture alone, at a third of the hits, stays under it, so
-# the rule allows one file to top up to 3 frames in 10; the dial goes either way.)
+# seconds and whose most frequent #1 file tops at most this share of them, both pooled over all
+# the seconds and on average within one video (what a designer scrubbing one video sees). (The
+# product aims at 10 %; on the starter corpus only the picture alone, at a third of the hits,
+# stays under it, so the rule allows one file to top up to 3 frames in 10; the dial goes either way.)
 MIN_DISTINCT_LISTS = 0.8
 MAX_TOP1_SHARE = 0.3
 N_REFERENCE_FRAMES = 1024
@@ -146,21 +147,30 @@ class LibraryTask:
     popularity: np.ndarray  # per library file: starts in the training clips' labels (baseline only)
 
 
-def build_task(tf, lib: LibraryFeatures, videos: Path, split: str, labels_glob: str = "*_labels.tsv") -> LibraryTask:
-    """The library task of ``split`` over the clips in ``videos`` whose tower features are cached."""
-    clips = find_label_files(Path(videos), labels_glob)
+def build_task(tf, lib: LibraryFeatures, videos: Path | Sequence[Path], split: str | Sequence[str],
+               labels_glob: str = "*_labels.tsv", clips_of: set[str] | None = None) -> LibraryTask:
+    """The library task of ``split`` (one split or several) over the labelled clips in ``videos`` (a
+    folder or several) whose tower features are cached; only the clips in ``clips_of`` when given."""
+    folders = [Path(videos)] if isinstance(videos, (str, Path)) else [Path(v) for v in videos]
+    clips: dict[str, tuple[Path, Path]] = {}
+    for folder in folders:
+        clips.update(find_label_files(folder, labels_glob))
+    if clips_of is not None:
+        clips = {c: v for c, v in clips.items() if c in clips_of}
+    splits = {split} if isinstance(split, str) else set(split)
     split_of = {}
     for vid, s in zip(tf.video_ids.tolist(), tf.splits.tolist()):
         split_of.setdefault(vid, s)
-    test = {c: read_labels(clips[c][1]) for c in clips if split_of.get(c) == split}
+    test = {c: read_labels(clips[c][1]) for c in clips if split_of.get(c) in splits}
     train = {c: read_labels(clips[c][1]) for c in clips if split_of.get(c) == "train"}
     queries, _ = build_queries(test, lib.entries)
     row_of = {(v, int(s)): i for i, (v, s) in enumerate(zip(tf.video_ids.tolist(), tf.seconds.tolist()))}
     kept = [q for q in queries if (q.clip, q.second) in row_of]
+    name = "+".join(sorted(splits))
     if not kept:
-        raise DatasetError(f"no labelled {split} second has cached tower features; run cache-towers on the dataset")
+        raise DatasetError(f"no labelled {name} second has cached tower features; run cache-towers on the dataset")
     maps = tf.vision[[row_of[(q.clip, q.second)] for q in kept]]
-    return LibraryTask(split, kept, maps, label_prior(train, lib.entries))
+    return LibraryTask(name, kept, maps, label_prior(train, lib.entries))
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -178,6 +188,34 @@ def _embed_audio(model, feats: np.ndarray, batch: int = 4096) -> np.ndarray:
         for i in range(0, len(feats), batch):
             out.append(model.audio.head_with_maps(torch.from_numpy(feats[i : i + batch]).float())[0].numpy())
     return np.concatenate(out)
+
+
+def top1_share_per_video(queries: Sequence[LabelledSecond], firsts: Sequence[int]) -> float:
+    """Over the videos, the mean share of a video's seconds that its most frequent #1 file tops:
+    what a designer sees scrubbing through one video (pooled over many videos a hub can hide)."""
+    by_clip: dict[str, list[int]] = {}
+    for q, f in zip(queries, firsts):
+        by_clip.setdefault(q.clip, []).append(int(f))
+    shares = [np.bincount(v).max() / len(v) for v in by_clip.values()]
+    return float(np.mean(shares)) if shares else 0.0
+
+
+def clip_retrieval(model, tf, rows: np.ndarray, n: int = 150, ks: Sequence[int] = (1, 10), seed: int = 0) -> dict:
+    """Each picture of a search list of ``n`` seconds (drawn from ``rows``, seeded) ranks the list's
+    sounds: how often its own second's sound is in the top k, beside chance (k / n)."""
+    rows = np.asarray(rows, np.int64)
+    if len(rows) < 2:
+        return {"n": int(len(rows))}
+    pick = np.sort(np.random.default_rng(seed).choice(rows, min(n, len(rows)), replace=False))
+    v = _embed_maps(model, tf.vision[pick])
+    a = _embed_audio(model, tf.audio[pick])
+    sims = v @ a.T
+    rank = (sims > np.diag(sims)[:, None]).sum(1)  # 0 = the own sound is first
+    out = {"n": int(len(pick)), "median_rank": float(np.median(rank) + 1)}
+    for k in ks:
+        out[f"R@{k}"] = float(np.mean(rank < k))
+        out[f"chance R@{k}"] = min(1.0, k / len(pick))
+    return out
 
 
 @dataclass
@@ -211,6 +249,7 @@ def evaluate_task(model, lib: LibraryFeatures, task: LibraryTask, refs: Referenc
         res = score_rankings(task.queries, top.tolist(), lib.entries, ks)
         res["diversity"] = diversity(top.tolist(), 10)
         res["top1_share"] = float(np.bincount(top[:, 0]).max() / len(top)) if len(top) else 0.0
+        res["top1_share_per_video"] = top1_share_per_video(task.queries, top[:, 0])
         out[rc] = res
     return out
 
@@ -225,7 +264,7 @@ def baselines(lib: LibraryFeatures, task: LibraryTask, ks=(1, 3, 5, 10)) -> dict
 
 def varied(res: dict) -> bool:
     d = res["diversity"]
-    return d["distinct_topk_lists"] >= MIN_DISTINCT_LISTS * d["queries"] and res["top1_share"] <= MAX_TOP1_SHARE
+    return d["distinct_topk_lists"] >= MIN_DISTINCT_LISTS * d["queries"] and max(res["top1_share"], res.get("top1_share_per_video", 0.0)) <= MAX_TOP1_SHARE
 
 
 def selection_key(res: dict, select_on: str = "10") -> tuple[bool, float]:

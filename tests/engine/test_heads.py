@@ -151,3 +151,115 @@ def test_the_choice_skips_rankings_that_offer_one_list_for_every_picture() -> No
     results = {same_list: res(0.6, 0.3, 3, 0.9), varied_a: res(0.4, 0.1, 95, 0.05), varied_b: res(0.4, 0.2, 90, 0.08)}
     assert choose_ranking(results)[0] == varied_b  # top-10 + top-3 decides among the varied ones
     assert choose_ranking({same_list: results[same_list]})[0] == same_list  # nothing varied: the best anyway
+
+
+# ------------------------------------------------------------------------------ several games
+def test_tower_features_of_several_datasets_are_read_together(corpus, tmp_path) -> None:
+    _, _, data = corpus
+    tf = load_tower_features(data)
+    both = load_tower_features([data], "aisfx")
+    np.testing.assert_array_equal(both.video_ids, tf.video_ids)
+    from engine.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="in more than one dataset: clip"):
+        load_tower_features([data, data])
+    with pytest.raises(DatasetError, match="at least one"):
+        load_tower_features([])
+
+
+def test_top1_share_per_video_sees_a_hub_that_pooling_hides() -> None:
+    from engine.evaluation.library_eval import LabelledSecond
+    from engine.training.heads import top1_share_per_video, varied
+
+    queries = [LabelledSecond(c, k, [0], []) for c in ("a", "b", "c", "d") for k in range(4)]
+    firsts = [7, 7, 7, 1] + [6, 6, 6, 2] + [5, 5, 5, 3] + [4, 4, 4, 0]  # each video: one file tops 3 of 4
+    assert top1_share_per_video(queries, firsts) == pytest.approx(0.75)
+    assert np.bincount(firsts).max() / len(firsts) == pytest.approx(0.1875)  # pooled, it looks varied
+    res = {"diversity": {"distinct_topk_lists": 16, "queries": 16}, "top1_share": 0.1875, "top1_share_per_video": 0.75}
+    assert not varied(res)
+    assert varied({**res, "top1_share_per_video": 0.25})
+
+
+class _Flat:
+    """A head that only flattens: picture map (n, C, 1, 1) and sound feature (n, C) meet as they are."""
+
+    def head_with_maps(self, x):
+        return (x.reshape(len(x), -1),)
+
+
+class _FakeModel:
+    vision = _Flat()
+    audio = _Flat()
+
+
+def test_clip_retrieval_counts_the_own_second_against_chance() -> None:
+    from engine.data.tower_cache import TowerFeatures
+    from engine.training.heads import clip_retrieval
+
+    n = 40
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal((n, 16)).astype(np.float32)
+    tf = TowerFeatures(np.arange(n), audio[:, :, None, None].astype(np.float16), audio, np.array(["v"] * n), np.arange(n),
+                       np.array(["test"] * n), np.ones(n))
+    res = clip_retrieval(_FakeModel(), tf, np.arange(n), n=30)
+    assert res["n"] == 30 and res["R@1"] == 1.0 and res["R@10"] == 1.0 and res["median_rank"] == 1.0
+    assert res["chance R@1"] == pytest.approx(1 / 30) and res["chance R@10"] == pytest.approx(10 / 30)
+    tf.audio = audio[rng.permutation(n)]  # sounds no longer belong to their pictures
+    shuffled = clip_retrieval(_FakeModel(), tf, np.arange(n), n=30)
+    assert shuffled["R@1"] < 0.2 and shuffled["median_rank"] > 3
+
+
+def test_per_game_report_and_a_game_held_out_of_training(corpus, tmp_path) -> None:
+    """Two games over the clips: one with a library (the library task), one without (clip retrieval only)."""
+    from engine.training.per_game import games_of, hold_out_game, per_game_report, render_per_game
+
+    videos, library, data = corpus
+    tf = load_tower_features(data)
+    ids = sorted(set(tf.video_ids.tolist()))
+    csv_path = tmp_path / "corpus.csv"
+    csv_path.write_text("clip,game\n" + "".join(f"clips/{v}.mp4,{'alpha' if int(v[4:]) < 5 else 'beta'}\n" for v in ids))
+    games = games_of(csv_path, ids)
+    assert games == {v: "alpha" if int(v[4:]) < 5 else "beta" for v in ids}
+    libraries = tmp_path / "libraries"
+    libraries.mkdir()
+    (libraries / "alpha").symlink_to(library, target_is_directory=True)
+    moved = hold_out_game(tf, games, "beta")
+    beta = np.array([games[v] == "beta" for v in tf.video_ids.tolist()])
+    assert moved == int(beta.sum()) > 0 and set(tf.splits[beta].tolist()) == {"test"}
+    from engine.models.towers import features_for
+
+    model = AVModel(pretrained_cfg(get_preset("m5")), features_for("efficientnet-lite0", "aisfx")).eval()
+    report = per_game_report(model, tf, games, RankingCfg(0.1), videos=[videos], libraries=libraries, cache_dir=tmp_path, audio_tower="aisfx")
+    assert set(report) == {"alpha", "beta"}
+    assert report["beta"]["train_seconds"] == 0 and "val" not in report["beta"]
+    beta_test = report["beta"]["test"]
+    assert beta_test["videos"] == 5 and "library task" not in beta_test  # no library folder for beta
+    assert 0.0 <= beta_test["clip retrieval"]["R@1"] <= 1.0
+    alpha_held = [report["alpha"][s] for s in ("val", "test") if s in report["alpha"]]
+    assert alpha_held and all("library task" in p for p in alpha_held)
+    lt = alpha_held[0]["library task"]
+    assert lt["library files"] == len(synthetic.CLASSES) and lt["queries"] > 0
+    assert {"chance (uniform)", "picture only", "chosen ranking"} <= set(lt)
+    table = render_per_game(report)
+    assert table.count("| alpha |") == len(alpha_held) and "| beta | test | 5 /" in table
+    from engine.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="no video of game 'gamma'"):
+        hold_out_game(tf, games, "gamma")
+
+
+def test_a_silent_video_gets_an_empty_cache_file_and_is_not_redone(tmp_path) -> None:
+    videos, data = tmp_path / "clips", tmp_path / "data"
+    videos.mkdir()
+    synthetic.write_video(videos / "loud.mp4", synthetic.random_events(3, seed=1), seed=1)
+    synthetic.write_video(videos / "quiet.mp4", [None] * 3, seed=2)
+    prepare_dataset(videos, data, workers=0, split_ratios=(1, 0, 0), progress=False)
+    folder = build_tower_cache(data, workers=0, silence_rms=0.01)
+    assert sorted(f.name for f in folder.glob("*.npz")) == ["loud.npz", "quiet.npz"]
+    with np.load(folder / "quiet.npz") as empty:
+        assert len(empty["rows"]) == 0
+    tf = load_tower_features(data)
+    assert set(tf.video_ids.tolist()) == {"loud"} and len(tf.rows) == 3
+    said = []
+    build_tower_cache(data, workers=0, silence_rms=0.01, progress=said.append)
+    assert said == ["0 videos to do, 0 seconds"]

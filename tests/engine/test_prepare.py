@@ -309,3 +309,25 @@ def test_shard_names_are_safe_and_unique() -> None:
     for n in names:
         assert n and "/" not in n and not n.startswith(".") and len(n) < 100
         assert all(c.isascii() and (c.isalnum() or c in "._-") for c in n), n
+
+
+def test_split_column_pins_each_listed_video(tmp_path: Path) -> None:
+    """The recorder's corpus.csv says each clip's split; prepare keeps it exactly, the rest are split as usual."""
+    videos, out = tmp_path / "videos", tmp_path / "ds"
+    videos.mkdir()
+    for i in range(4):
+        synthetic.write_video(videos / f"c{i}.mp4", synthetic.random_events(3, seed=i), seed=i)
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("clip,game,split\nclips/c0.mp4,g,test\nc1.mp4,g,train\nc2,g,val\n")
+    prepare_dataset(videos, out, workers=0, progress=False, groups_csv=corpus, group_column="game", split_column="split",
+                    split_ratios=(0.0, 0.0, 1.0))
+    from engine.data.cache import FeatureCache
+
+    cache = FeatureCache(out)
+    split_of = dict(zip(cache.video_ids.tolist(), cache.splits.tolist()))
+    assert split_of == {"c0": "test", "c1": "train", "c2": "val", "c3": "test"}  # c3 is unlisted: the ratios put it in test
+    corpus.write_text("clip,game,split\nc0,g,holdout\n")
+    with pytest.raises(DatasetError, match="train, val or test.*'holdout'"):
+        prepare_dataset(videos, tmp_path / "ds2", workers=0, progress=False, groups_csv=corpus, group_column="game", split_column="split")
+    with pytest.raises(ConfigError, match="needs --groups"):
+        prepare_dataset(videos, tmp_path / "ds3", workers=0, progress=False, split_column="split")
