@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -285,3 +286,31 @@ def test_seed_corpus_lists_an_existing_corpus_once_with_pinned_splits(tmp_path: 
     done = subprocess.run([sys.executable, str(SEED), str(tmp_path / "nowhere"), "--manifest", str(manifest)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_a_clip_with_silent_sound_is_set_aside_not_listed(tmp_path: Path) -> None:
+    """A game that lost its audio device records a silent clip: it is kept in .rejected/, not adopted."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record_batch", SCRIPT)
+    rb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rb)
+    plan = json.loads(write_plan(tmp_path, [("fake", 0.1, False, 1.0)]).read_text())
+    game = {**plan["games"][0], "clip_glob": "*.mp4"}
+    out = tmp_path / "out"
+    out.mkdir()
+    rows = {}
+    for name, audio in (("quiet", "anullsrc=r=48000:cl=mono"), ("loud", "sine=frequency=440:sample_rate=48000")):
+        job_dir = tmp_path / name
+        job_dir.mkdir()
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=black:s=64x48:r=5", "-f", "lavfi", "-i", audio,
+                        "-t", "2", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(job_dir / "clip000.mp4")], check=True)
+        assert (rb.peak_db(job_dir / "clip000.mp4") <= rb.SILENT_DB) == (name == "quiet")
+        job = {"game": game, "clip": f"fake-b0000{len(rows)}-s1", "map": "mapA", "seed": 1, "view": "default"}
+        rows[name] = (job, rb.adopt(job, job_dir, out, plan))
+    quiet_job, quiet_row = rows["quiet"]
+    assert quiet_row is None and (out / ".rejected" / f"{quiet_job['clip']}.mp4").is_file()
+    loud_job, loud_row = rows["loud"]
+    assert loud_row is not None and loud_row["clip"] == f"{loud_job['clip']}.mp4" and (out / loud_row["clip"]).is_file()
+    assert rb.peak_db(tmp_path / "not_there.mp4") is None

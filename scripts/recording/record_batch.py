@@ -57,6 +57,8 @@ PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LOGS = ".logs"
 UNLISTED = ".unlisted"
+REJECTED = ".rejected"  # finished clips whose sound is digital silence: kept, not listed
+SILENT_DB = -90.0  # ffmpeg's volumedetect reports about -91 dB for digital silence
 
 
 def log(msg: str) -> None:
@@ -277,11 +279,35 @@ def recipe_row(job_dir: Path) -> dict[str, str]:
     return rows[-1] if rows else {}
 
 
+def peak_db(path: Path) -> float | None:
+    """The peak level of a clip's sound in dB (ffmpeg's volumedetect); None when it cannot be
+    measured (no ffmpeg, no sound stream, not a media file)."""
+    if shutil.which("ffmpeg") is None:
+        return None
+    try:
+        done = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-vn", "-af", "volumedetect", "-f", "null", "-"],
+                              capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"max_volume:\s*(-?[0-9.]+|-inf) dB", done.stderr)
+    return None if m is None else float(m.group(1))
+
+
 def adopt(job: dict, job_dir: Path, out: Path, plan: dict) -> dict[str, str] | None:
-    """Move a finished job's files to OUT/CLIP.* and return its manifest row (None: no clip)."""
+    """Move a finished job's files to OUT/CLIP.* and return its manifest row (None: no clip).
+
+    A clip whose sound is digital silence (a game that lost its audio device) teaches nothing: it
+    is moved to OUT/.rejected/ and not listed, so the batch records another one in its place.
+    """
     game = job["game"]
     clip_file = finished_clip(job_dir, game["clip_glob"])
     if clip_file is None:
+        return None
+    peak = peak_db(clip_file)
+    if peak is not None and peak <= SILENT_DB:
+        (out / REJECTED).mkdir(exist_ok=True)
+        os.replace(clip_file, out / REJECTED / f"{job['clip']}{clip_file.suffix}")
+        log(f"{job['clip']}: its sound is silent (peak {peak:g} dB): set aside in {REJECTED}/, not listed")
         return None
     stem = clip_file.stem
     rec = recipe_row(job_dir)
