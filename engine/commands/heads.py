@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, or aisfx-small (its distilled student, faster)."),
         games: Path | None = typer.Option(None, "--games", help="CSV naming each clip's game (first column the clip, a 'game' column), e.g. scripts/recording/corpus.csv: adds per-game figures to the report."),
         libraries: Path | None = typer.Option(None, "--libraries", help="Folder of per-game sound libraries (LIBRARIES/<game>): the per-game library task where a game logs its sounds."),
-        hold_out: str | None = typer.Option(None, "--hold-out-game", help="Leave this game out of training (needs --games): its recordings are all test."),
+        hold_out: list[str] = typer.Option([], "--hold-out-game", help="Leave this game's training clips out of training (needs --games; repeat for several): they are reported as the split 'heldout'."),
     ) -> None:
         """Train heads on cached tower features; keep the checkpoint and ranking terms best on the validation maps."""
         from dataclasses import replace
@@ -61,8 +61,8 @@ def register(app: typer.Typer) -> None:
         tf = load_tower_features(dataset, audio_tower)
         cache_dir = dataset[0] / "towers"
         game_of = games_of(games, sorted(set(tf.video_ids.tolist()))) if games is not None else None
-        if hold_out:
-            typer.echo(f"{hold_out}: {hold_out_game(tf, game_of, hold_out)} seconds left out of training")
+        for game in hold_out:
+            typer.echo(f"{game}: {hold_out_game(tf, game_of, game)} seconds left out of training")
         # the validation task: the clips of the library's game (all labelled clips when games are not named)
         task_clips = {v for v, g in game_of.items() if g == library.name} if game_of else None
         lib = library_tower_features(library, cache_dir / f"library-{library.name}-{library_digest(library, audio_tower)}.npz", audio_tower)
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         run.model.extra.update({"preset": preset, "best_epoch": run.best_epoch, "trained_on": ", ".join(d.name for d in dataset)})
         run.model.save(out / "best.pt")
         report = {"best_epoch": run.best_epoch, "ranking": run.best_ranking.as_dict(), "model_cfg": cfg.__dict__, "history": run.history,
-                  "held_out_game": hold_out}
+                  "held_out_games": list(hold_out)}
         for split in ("val", "test"):
             task = val if split == "val" else build_task(tf, lib, videos, split, clips_of=task_clips)
             refs = references(run.model, tf, seed)

@@ -10,8 +10,9 @@ held-out split, two figures:
   library folder of the game's sounds exists (``LIBRARIES/<game>``): rank that library for every
   labelled second, beside chance and the popularity list of the game's training clips.
 
-A game held out of training altogether (``hold_out``) has all its clips in ``test``: its figures
-say how the model may do on footage of a game it never saw.
+A game held out of training (``hold_out_game``) keeps its validation and test clips, and its
+training clips become the extra split ``heldout``: all three say how the model may do on footage
+of a game it never saw, and its val/test figures compare with a model trained on every game.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from engine.training.heads import (
 
 log = logging.getLogger(__name__)
 
-HELD_OUT = ("val", "test")
+HELD_OUT = ("val", "test", "heldout")
 
 
 def games_of(corpus_csv: Path, video_ids: list[str]) -> dict[str, str]:
@@ -47,13 +48,14 @@ def games_of(corpus_csv: Path, video_ids: list[str]) -> dict[str, str]:
 
 
 def hold_out_game(tf, games: dict[str, str], game: str) -> int:
-    """Move every second of ``game`` out of training (into ``test``); returns how many seconds moved."""
-    mask = np.array([games.get(v) == game for v in tf.video_ids.tolist()], bool)
-    if not mask.any():
+    """Take ``game``'s training seconds out of training (into the split ``heldout``); returns how many moved."""
+    of_game = np.array([games.get(v) == game for v in tf.video_ids.tolist()], bool)
+    if not of_game.any():
         raise DatasetError(f"no video of game {game!r} in the datasets (games: {', '.join(sorted(set(games.values())))})")
-    tf.splits = tf.splits.astype(object)
-    tf.splits[mask] = "test"
-    tf.splits = tf.splits.astype(str)
+    mask = of_game & (tf.splits == "train")
+    splits = tf.splits.astype(object)
+    splits[mask] = "heldout"
+    tf.splits = splits.astype(str)
     return int(mask.sum())
 
 

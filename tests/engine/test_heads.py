@@ -223,25 +223,31 @@ def test_per_game_report_and_a_game_held_out_of_training(corpus, tmp_path) -> No
     libraries = tmp_path / "libraries"
     libraries.mkdir()
     (libraries / "alpha").symlink_to(library, target_is_directory=True)
-    moved = hold_out_game(tf, games, "beta")
     beta = np.array([games[v] == "beta" for v in tf.video_ids.tolist()])
-    assert moved == int(beta.sum()) > 0 and set(tf.splits[beta].tolist()) == {"test"}
+    before = tf.splits.copy()
+    moved = hold_out_game(tf, games, "beta")
+    assert moved == int((beta & (before == "train")).sum()) > 0
+    assert set(tf.splits[beta & (before == "train")].tolist()) == {"heldout"} and "train" not in set(tf.splits[beta].tolist())
+    np.testing.assert_array_equal(tf.splits[~beta], before[~beta])  # the other game is untouched
+    np.testing.assert_array_equal(tf.splits[beta & (before != "train")], before[beta & (before != "train")])
     from engine.models.towers import features_for
 
     model = AVModel(pretrained_cfg(get_preset("m5")), features_for("efficientnet-lite0", "aisfx")).eval()
     report = per_game_report(model, tf, games, RankingCfg(0.1), videos=[videos], libraries=libraries, cache_dir=tmp_path, audio_tower="aisfx")
     assert set(report) == {"alpha", "beta"}
-    assert report["beta"]["train_seconds"] == 0 and "val" not in report["beta"]
-    beta_test = report["beta"]["test"]
-    assert beta_test["videos"] == 5 and "library task" not in beta_test  # no library folder for beta
-    assert 0.0 <= beta_test["clip retrieval"]["R@1"] <= 1.0
+    assert report["beta"]["train_seconds"] == 0
+    beta_held = report["beta"]["heldout"]
+    beta_videos = {v for v, g in games.items() if g == "beta"}
+    assert sum(report["beta"][s]["videos"] for s in ("val", "test", "heldout") if s in report["beta"]) == len(beta_videos)
+    assert "library task" not in beta_held  # no library folder for beta
+    assert 0.0 <= beta_held["clip retrieval"]["R@1"] <= 1.0
     alpha_held = [report["alpha"][s] for s in ("val", "test") if s in report["alpha"]]
     assert alpha_held and all("library task" in p for p in alpha_held)
     lt = alpha_held[0]["library task"]
     assert lt["library files"] == len(synthetic.CLASSES) and lt["queries"] > 0
     assert {"chance (uniform)", "picture only", "chosen ranking"} <= set(lt)
     table = render_per_game(report)
-    assert table.count("| alpha |") == len(alpha_held) and "| beta | test | 5 /" in table
+    assert table.count("| alpha |") == len(alpha_held) and f"| beta | heldout | {beta_held['videos']} /" in table
     from engine.errors import DatasetError
 
     with pytest.raises(DatasetError, match="no video of game 'gamma'"):
