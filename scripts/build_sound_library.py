@@ -3,8 +3,8 @@
 
 Usage (as root or any user; nothing is installed, packages are only downloaded and unpacked)::
 
-    python scripts/build_sound_library.py --out LIB [--work DEBS]
-        [--sources wesnoth freedoom hedgewars warzone2100]
+    python scripts/build_sound_library.py --out LIB [--work DEBS] [--installed]
+        [--sources wesnoth freedoom hedgewars warzone2100 openarena]
 
 For each source it runs ``apt-get download PKG`` (skipped when the .deb is already in --work),
 unpacks it with ``dpkg -x`` and copies / converts its sound effects into
@@ -14,6 +14,12 @@ unpacks it with ``dpkg -x`` and copies / converts its sound effects into
 so that any indexer that takes the category from the folder name (``foley-engine index``) gets
 the categories below, and writes ``OUT/catalog.csv`` (one row per file: source, package, version,
 licence, origin path inside the package, library path, category, duration) and ``OUT/SOURCES.md``.
+With ``--installed`` the packages are read where dpkg installed them (``dpkg-query`` gives the
+version and the package's own file list) and nothing is downloaded.
+
+Each source is built in a hidden temporary folder beside ``OUT/<source>`` and then replaces it
+whole; the sources not named in ``--sources`` keep their folders and their ``catalog.csv`` rows, so
+adding one game does not touch the others. ``catalog.csv`` and ``SOURCES.md`` are replaced atomically.
 
 Category rules (deterministic, from folders and file names):
 
@@ -34,6 +40,17 @@ Category rules (deterministic, from folders and file names):
 * warzone2100 (``base.wz`` is a zip): ``audio/sfx/<folder>`` -> ``<folder>`` (weapons, vehicle,
   explons -> explosion, interfce -> interface, building, misc); the spoken messages and taunts
   are left out (speech, not effects).
+* openarena (the ``baseoa/*.pk3`` zips of the OpenArena data packages): the ``sound/`` WAV/Ogg
+  files (``music/`` is skipped). The pk3 files are read in Quake 3's load order (names compared
+  case-insensitively, ``FS_PathCmp``) and a later pk3 overrides an earlier one's file with the same
+  path, so each path is taken once, from the pk3 (and package) the game would load it from. File
+  names are kept (the game's sound labels name files by path; evaluations match them by base name).
+  Where two paths share a base name (ignoring case and ``.wav``/``.ogg``, which the engine swaps
+  for one another) one is kept: the one from the earliest pk3 in load order (the base game's, e.g.
+  the default character ``sarge``'s voice), then ``.wav`` before ``.ogg``, then the path; the others
+  are reported and left out. Digitally silent files are left out. Categories from the path rules
+  ``OPENARENA_RULES`` (footstep, door, lift, pickup, explosion, impact, player-pain, ...); the
+  announcer (``sound/feedback``, the ``voc_*`` team-play calls) is kept as category ``announcer``.
 """
 
 from __future__ import annotations
@@ -42,18 +59,26 @@ import argparse
 import csv
 import hashlib
 import io
-import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from engine.atomic import atomic_write_text, fsync_tree, replace_dir  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,27 @@ class Source:
     package: str
     licence: str
     licence_note: str
+    packages: tuple[str, ...] = ()  # every package the source reads, when more than ``package``
+
+    @property
+    def all_packages(self) -> tuple[str, ...]:
+        return self.packages or (self.package,)
+
+
+@dataclass(frozen=True)
+class Package:
+    """One Debian package's files: an unpacked .deb, or an installed package (``root`` = ``/``)."""
+
+    name: str
+    version: str
+    root: Path
+    files: tuple[str, ...]  # regular files, relative to root, sorted
+
+
+# OpenArena's data is split over several packages; all of them put pk3 files into one folder
+OPENARENA_PACKAGES = ("openarena-data", "openarena-081-maps", "openarena-081-misc", "openarena-081-players",
+                      "openarena-081-players-mature", "openarena-081-textures", "openarena-085-data",
+                      "openarena-088-data")
 
 
 SOURCES = {
@@ -73,6 +119,11 @@ SOURCES = {
                         "see /usr/share/doc/hedgewars-data/copyright"),
     "warzone2100": Source("warzone2100", "warzone2100-data", "GPL-2.0-or-later",
                           "see /usr/share/doc/warzone2100-data/copyright"),
+    # debian/copyright of every OpenArena data package: "Files: *" GPL-2+; GPL-2 only for the merman
+    # player model (models/players/merman) and the oa_thor map, neither of them a sound file
+    "openarena": Source("openarena", "openarena-data", "GPL-2.0-or-later",
+                        "see /usr/share/doc/openarena-data/copyright (same terms in every openarena-*-data package)",
+                        OPENARENA_PACKAGES),
 }
 
 CATALOG_FIELDS = ("source", "package", "version", "licence", "origin", "library_path", "category", "duration_s")
@@ -102,6 +153,26 @@ def fetch_package(package: str, work: Path) -> tuple[Path, str]:
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
         stamp.touch()
     return root, deb_version(deb)
+
+
+def unpacked_package(package: str, work: Path) -> Package:
+    root, version = fetch_package(package, work)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != ".unpacked")
+    return Package(package, version, root, tuple(files))
+
+
+def installed_package(package: str) -> Package:
+    """An installed package, read in place: version and file list from dpkg."""
+    q = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Version}", package],
+                       capture_output=True, text=True)
+    status, _, version = q.stdout.partition("\t")
+    if q.returncode != 0 or not status.startswith("ii"):
+        raise SystemExit(f"{package} is not installed (install it, or run without --installed to download it)")
+    listing = subprocess.run(["dpkg-query", "-L", package], check=True, capture_output=True, text=True).stdout
+    root = Path("/")
+    files = sorted(line.lstrip("/") for line in listing.splitlines()
+                   if line.startswith("/") and (root / line.lstrip("/")).is_file())
+    return Package(package, version.strip(), root, tuple(files))
 
 
 def strip_numbers(stem: str) -> str:
@@ -277,48 +348,240 @@ def build_warzone(root: Path, out: Path) -> list[tuple[str, Path, str]]:
     return rows
 
 
-BUILDERS = {"wesnoth": build_wesnoth, "freedoom": build_freedoom, "hedgewars": build_hedgewars, "warzone2100": build_warzone}
+# ------------------------------------------------------------------------------------- openarena
+OPENARENA_BASE = "usr/share/games/openarena/baseoa"
+
+# (regex on the path below sound/, lower case; category; \1 is the regex's first group). First match wins.
+OPENARENA_RULES: tuple[tuple[str, str], ...] = (
+    (r"^player/footsteps/", "footstep"), (r"^player/land\d*\.", "footstep"), (r"walk\.", "footstep"),
+    (r"^player/gib", "gib"), (r"^le/splat", "gib"), (r"^le/(bullet|shell)", "shell-casing"),
+    (r"^player/(watr_|gurp)", "water"), (r"^player/talk\.", "interface"), (r"^player/fry\.", "player-pain"),
+    (r"^player/announcer/", "announcer"),
+    (r"^player/[^/]+/(death|drown)", "player-death"), (r"^player/[^/]+/pain", "player-pain"),
+    (r"^player/[^/]+/taunt", "voice"), (r"^player/[^/]+/", "player-grunt"),  # jump, fall, falling, gasp
+    (r"^feedback/hit", "interface"), (r"^feedback/", "announcer"), (r"^teamplay/voc_", "announcer"),
+    (r"^teamplay/", "jingle"),
+    (r"^movers/doors/", "door"), (r"^movers/plats/", "lift"), (r"^movers/switches/", "switch"), (r"^movers/", "mover"),
+    (r"(^|/)tele(in|out)\.", "teleport"), (r"^world/portal", "teleport"),
+    (r"^items/.*respawn", "item-respawn"), (r"^items/kam_", "explosion"), (r"^items/.*_(hit|impact)", "impact"),
+    (r"^items/use_", "item-use"),
+    (r"^items/(.*health|quaddamage|haste|invisibility|regeneration|protect\.|flight|holdable|ammoregen|doubler"
+     r"|guard|scout|cl_)", "pickup"),
+    (r"^items/", "powerup"),
+    (r"^misc/.*_pkup", "pickup"), (r"^misc/menu", "interface"),
+    (r"^weapons/.*(expl|/rocklx)", "explosion"),
+    (r"^weapons/(machinegun/ric|lightning/lg_hit|nailgun/wnalimp|proxmine/wstbimp|plasma/plasmx|grenade/hgrenb)",
+     "impact"),
+    (r"^weapons/(rocket/rockfly|plasma/lasfly|machinegun/buletby)", "projectile"),
+    (r"^weapons/.*hum\.", "weapon-hum"), (r"^weapons/(change|noammo)\.", "weapon-handling"),
+    (r"^weapons/weapon_hover", "interface"),
+    (r"^weapons/rocket/", "rocket-launch"), (r"^weapons/grenade/", "grenade-launch"), (r"^weapons/vulcan/", "chaingun"),
+    (r"^weapons/melee/", "gauntlet"), (r"^weapons/([^/]+)/", r"\1"),  # machinegun, shotgun, plasma, railgun, ...
+    (r"^world/fire", "fire"), (r"^world/(waterfall|drops|cf_blubber)", "water"), (r"^world/jumppad", "jumppad"),
+    (r"^world/(fan|machinery|tim_|monitor|neonhum|electro|curnt)", "machinery"), (r"^world/", "ambient"),
+)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def openarena_category(rel: str) -> str:
+    """Category of a sound by its path below ``sound/`` (``weapons/rocket/rocklf1a.wav`` -> ``rocket-launch``)."""
+    rel = rel.lower()
+    for pattern, cat in OPENARENA_RULES:
+        m = re.search(pattern, rel)
+        if m:
+            return m.expand(cat)
+    return "misc"
+
+
+def q3_order_key(name: str) -> str:
+    """Quake 3 sorts pk3 names with ``FS_PathCmp``: upper-cased, ``\\`` and ``:`` read as ``/``."""
+    return name.upper().replace("\\", "/").replace(":", "/")
+
+
+@dataclass(frozen=True)
+class Pk3Sound:
+    package: Package
+    pk3: str     # the pk3, relative to the package root
+    member: str  # the member's name in the zip, as stored
+    path: str    # the sound's path below sound/ ("/" separators, spelling as stored)
+
+
+def openarena_pk3s(packages: Sequence[Package]) -> list[tuple[Package, str]]:
+    """The baseoa pk3 files of the packages, in the game's load order (a later one overrides)."""
+    found = [(p, f) for p in packages for f in p.files
+             if f.startswith(OPENARENA_BASE + "/") and "/" not in f[len(OPENARENA_BASE) + 1:] and f.lower().endswith(".pk3")]
+    return sorted(found, key=lambda pf: q3_order_key(PurePosixPath(pf[1]).name))
+
+
+def openarena_sounds(pk3s: Sequence[tuple[Package, str]]) -> tuple[list[Pk3Sound], list[tuple[str, str, str]]]:
+    """Every ``sound/`` WAV/Ogg path once, from the last pk3 that has it (paths compared case-insensitively,
+    as the game looks them up); also the overrides as (path, overridden pk3, overriding pk3)."""
+    final: dict[str, Pk3Sound] = {}
+    overrides = []
+    for pkg, rel in pk3s:
+        with zipfile.ZipFile(pkg.root / rel) as z:
+            for info in z.infolist():
+                name = info.filename.replace("\\", "/")
+                low = name.lower()
+                if info.is_dir() or not low.startswith("sound/") or not low.endswith((".wav", ".ogg")):
+                    continue
+                if low in final:
+                    overrides.append((name[len("sound/"):], PurePosixPath(final[low].pk3).name, PurePosixPath(rel).name))
+                final[low] = Pk3Sound(pkg, rel, info.filename, name[len("sound/"):])
+    return [final[k] for k in sorted(final)], overrides
+
+
+def is_silent(data: bytes) -> bool:
+    try:
+        wave, _ = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except RuntimeError:
+        return False
+    return not np.any(wave)
+
+
+def build_openarena(packages: Sequence[Package], out: Path) -> list[tuple[str, Path, str, str, str]]:
+    pk3s = openarena_pk3s(packages)
+    if not pk3s:
+        raise SystemExit(f"no pk3 files under {OPENARENA_BASE} in {', '.join(p.name for p in packages)}")
+    load_index = {rel: i for i, (_, rel) in enumerate(pk3s)}
+    sounds, overrides = openarena_sounds(pk3s)
+    zips: dict[str, zipfile.ZipFile] = {}
+    rows = []
+    try:
+        def read(s: Pk3Sound) -> bytes:
+            if s.pk3 not in zips:
+                zips[s.pk3] = zipfile.ZipFile(s.package.root / s.pk3)
+            return zips[s.pk3].read(s.member)
+
+        silent = [s for s in sounds if is_silent(read(s))]
+        silent_ids = {(s.pk3, s.member) for s in silent}
+        by_name: dict[str, list[Pk3Sound]] = defaultdict(list)
+        for s in sounds:
+            if (s.pk3, s.member) not in silent_ids:
+                by_name[PurePosixPath(s.path).stem.lower()].append(s)
+        kept, collisions = [], []
+        for stem in sorted(by_name):
+            group = sorted(by_name[stem], key=lambda s: (load_index[s.pk3], s.path.lower().endswith(".ogg"), s.path.lower()))
+            kept.append(group[0])
+            if len(group) > 1:
+                collisions.append((group[0], group[1:]))
+        for s in sorted(kept, key=lambda s: s.path.lower()):
+            cat = openarena_category(s.path)
+            dst = out / "openarena" / cat / PurePosixPath(s.path).name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(read(s))
+            rows.append((f"{s.pk3}:{s.member}", dst, cat, s.package.name, s.package.version))
+        report_openarena(overrides, collisions, silent, read)
+    finally:
+        for z in zips.values():
+            z.close()
+    return rows
+
+
+def report_openarena(overrides: list[tuple[str, str, str]], collisions: list[tuple[Pk3Sound, list[Pk3Sound]]],
+                     silent: list[Pk3Sound], read: Callable[[Pk3Sound], bytes]) -> None:
+    def say(text: str) -> None:
+        print(f"openarena: {text}", file=sys.stderr)
+
+    say(f"{len(overrides)} sound paths overridden by a later pk3 (the later one is taken)")
+    for path, old, new in overrides:
+        say(f"  {path}: {new} over {old}")
+    left = sum(len(others) for _, others in collisions)
+    say(f"{len(collisions)} base names shared by several paths; one kept each, {left} files left out")
+    for keep, others in collisions:
+        body = read(keep)
+        names = ", ".join(f"{o.path} ({PurePosixPath(o.pk3).name}{', same bytes' if read(o) == body else ''})" for o in others)
+        say(f"  {PurePosixPath(keep.path).name}: kept {keep.path} ({PurePosixPath(keep.pk3).name}); left out {names}")
+    for s in silent:
+        say(f"  left out {s.path} ({PurePosixPath(s.pk3).name}): digital silence")
+
+
+BUILDERS: dict[str, Callable[[Sequence[Package], Path], list]] = {
+    "wesnoth": lambda pkgs, out: build_wesnoth(pkgs[0].root, out),
+    "freedoom": lambda pkgs, out: build_freedoom(pkgs[0].root, out),
+    "hedgewars": lambda pkgs, out: build_hedgewars(pkgs[0].root, out),
+    "warzone2100": lambda pkgs, out: build_warzone(pkgs[0].root, out),
+    "openarena": build_openarena,
+}
+
+
+def build_source(name: str, packages: Sequence[Package], out: Path) -> list[dict[str, str]]:
+    """Build one source in a temporary folder, then let it replace ``out/<name>`` whole; its catalog rows."""
+    src = SOURCES[name]
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out))
+    try:
+        rows = BUILDERS[name](packages, stage)
+        catalog = []
+        for origin, dst, cat, *pkg_version in rows:
+            package, version = pkg_version or (packages[0].name, packages[0].version)
+            catalog.append({"source": name, "package": package, "version": version, "licence": src.licence,
+                            "origin": origin, "library_path": dst.relative_to(stage).as_posix(), "category": cat,
+                            "duration_s": f"{duration_of(dst):.3f}"})
+        (stage / name).mkdir(exist_ok=True)
+        fsync_tree(stage / name)
+        replace_dir(stage / name, out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return catalog
+
+
+def read_catalog(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def merge_catalog(old: list[dict[str, str]], new: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
+    """The rows of the rebuilt sources replace theirs; other sources' rows are kept as they were.
+    Sources in ``BUILDERS`` order, then any others in the order they had."""
+    by_source: dict[str, list[dict[str, str]]] = {}
+    for row in old:
+        by_source.setdefault(row["source"], []).append(row)
+    by_source.update(new)
+    order = [s for s in BUILDERS if s in by_source] + [s for s in by_source if s not in BUILDERS]
+    return [row for s in order for row in by_source[s]]
+
+
+def sources_markdown(catalog: list[dict[str, str]]) -> str:
+    lines = ["# Sound library sources", "", "| source | package | version | licence | files | minutes | categories |", "|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["source"] for r in catalog):
+        rows = [r for r in catalog if r["source"] == name]
+        mins = sum(float(r["duration_s"]) for r in rows) / 60
+        packages = ", ".join(sorted({r["package"] for r in rows}))
+        versions = ", ".join(sorted({r["version"] for r in rows}))
+        lines.append(f"| {name} | {packages} | {versions} | {rows[0]['licence']} | {len(rows)} | {mins:.1f} | {len({r['category'] for r in rows})} |")
+    lines += ["", "Per-file origins: `catalog.csv` (origin = path inside the package, `file:LUMP` for WAD lumps, "
+              "`archive:member` for zips: `base.wz`, `*.pk3`).", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, required=True, help="library folder to (re)build")
+    ap.add_argument("--out", type=Path, required=True, help="library folder to build or add to")
     ap.add_argument("--work", type=Path, default=Path("work/debs"), help="where .deb files are downloaded and unpacked (default: work/debs)")
-    ap.add_argument("--sources", nargs="+", default=list(BUILDERS), choices=list(BUILDERS))
+    ap.add_argument("--installed", action="store_true", help="read the installed packages in place instead of downloading them")
+    ap.add_argument("--sources", nargs="+", default=list(BUILDERS), choices=list(BUILDERS),
+                    help="sources to (re)build; the library's other sources are kept")
     args = ap.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    catalog = []
-    for name in args.sources:
+    new: dict[str, list[dict[str, str]]] = {}
+    for name in dict.fromkeys(args.sources):
         src = SOURCES[name]
-        root, version = fetch_package(src.package, args.work)
-        if (out / name).exists():
-            shutil.rmtree(out / name)
-        rows = BUILDERS[name](root, out)
-        for origin, dst, cat in rows:
-            catalog.append({"source": name, "package": src.package, "version": version, "licence": src.licence,
-                            "origin": origin, "library_path": dst.relative_to(out).as_posix(), "category": cat,
-                            "duration_s": f"{duration_of(dst):.3f}"})
-        print(f"{name}: {len(rows)} files, {len({r[2] for r in rows})} categories ({src.package} {version})", file=sys.stderr)
+        packages = [installed_package(p) if args.installed else unpacked_package(p, args.work) for p in src.all_packages]
+        rows = new[name] = build_source(name, packages, out)
+        versions = ", ".join(sorted({f"{r['package']} {r['version']}" for r in rows})) or f"{src.package} {packages[0].version}"
+        print(f"{name}: {len(rows)} files, {len({r['category'] for r in rows})} categories ({versions})", file=sys.stderr)
+    catalog = merge_catalog(read_catalog(out / "catalog.csv"), new)
+    for name in dict.fromkeys(r["source"] for r in catalog):
+        if name not in new and not (out / name).is_dir():
+            print(f"warning: catalog.csv lists {name} but {out / name} is missing", file=sys.stderr)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CATALOG_FIELDS, lineterminator="\n")
     w.writeheader()
     w.writerows(catalog)
-    write_atomic(out / "catalog.csv", buf.getvalue())
-    lines = ["# Sound library sources", "", "| source | package | version | licence | files | minutes | categories |", "|---|---|---|---|---|---|---|"]
-    for name in args.sources:
-        rows = [r for r in catalog if r["source"] == name]
-        if rows:
-            mins = sum(float(r["duration_s"]) for r in rows) / 60
-            lines.append(f"| {name} | {rows[0]['package']} | {rows[0]['version']} | {rows[0]['licence']} | {len(rows)} | {mins:.1f} | {len({r['category'] for r in rows})} |")
-    lines += ["", "Per-file origins: `catalog.csv` (origin = path inside the package, `file:LUMP` for WAD lumps, `base.wz:member` for zips).", ""]
-    write_atomic(out / "SOURCES.md", "\n".join(lines))
+    atomic_write_text(out / "catalog.csv", buf.getvalue())
+    atomic_write_text(out / "SOURCES.md", sources_markdown(catalog))
     print(f"library: {len(catalog)} files in {out}", file=sys.stderr)
     return 0
 
