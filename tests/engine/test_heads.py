@@ -270,3 +270,34 @@ def test_a_silent_video_gets_an_empty_cache_file_and_is_not_redone(tmp_path) -> 
     said = []
     build_tower_cache(data, workers=0, silence_rms=0.01, progress=said.append)
     assert said == ["0 videos to do, 0 seconds"]
+
+
+def test_train_heads_command_with_games_and_a_game_left_out(corpus, tmp_path) -> None:
+    """The CLI end to end: two games named by a corpus CSV, one left out, per-game figures written."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    videos, library, data = corpus
+    ids = sorted({p.stem for p in videos.glob("*.mp4")})
+    games = tmp_path / "corpus.csv"
+    games.write_text("clip,game\n" + "".join(f"{v}.mp4,{'alpha' if int(v[4:]) < 5 else 'beta'}\n" for v in ids))
+    libraries = tmp_path / "libraries"
+    libraries.mkdir()
+    (libraries / "alpha").symlink_to(library, target_is_directory=True)
+    out = tmp_path / "run"
+    args = ["train-heads", "-d", str(data), "--videos", str(videos), "--library", str(libraries / "alpha"), "-o", str(out),
+            "--preset", "m5", "--epochs", "5", "--batch-size", "8", "--games", str(games), "--libraries", str(libraries),
+            "--hold-out-game", "beta"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "beta: " in result.output and "seconds left out of training" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["held_out_games"] == ["beta"] and set(report["per_game"]) == {"alpha", "beta"}
+    assert report["per_game"]["beta"]["train_seconds"] == 0 and "heldout" in report["per_game"]["beta"]
+    assert (out / "best.pt").is_file() and "| beta | heldout |" in (out / "per_game.md").read_text()
+    no_games = [a for i, a in enumerate(args) if a != "--games" and (i == 0 or args[i - 1] != "--games")]
+    bad = CliRunner().invoke(app, no_games)
+    assert bad.exit_code != 0 and "needs --games" in str(bad.exception or bad.output)
