@@ -22,8 +22,10 @@ still has the same weights.
 
 Inference on the picture tower runs a folded copy of it (``FoldedEfficientNet``): every BatchNorm
 merged into the convolution before it, channels-last tensors, the package's own padding; the same
-numbers to float rounding, about 1.4x faster on one CPU thread. The package's network (its state
-dict, its fingerprint) is unchanged and still runs in train mode and whenever autograd records.
+numbers to float rounding, about 1.4x faster on one CPU thread. The sound towers do the same
+(``FoldedAisfx``: 1.3x for aisfx, 1.7x for aisfx-small against their channels-last networks).
+The networks (their state dicts, their fingerprints) are unchanged and still run in train mode
+and whenever autograd records (``FoldingTrunk``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.functional import conv2d, max_pool2d, pad, relu
+from torch.nn.functional import conv2d, linear, max_pool2d, pad, relu
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from engine.config import FeatureCfg
@@ -106,14 +108,116 @@ def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------------- EfficientNet
+# ------------------------------------------------------------------------------- folding
 _FOLD_LOCK = threading.Lock()
 
 
-class FoldedEfficientNet:
-    """EfficientNet-Lite's ``extract_features`` for inference, with every BatchNorm folded into the
-    convolution before it: ``conv(x, w * g / s, (b - m) * g / s + beta)`` with ``s = sqrt(var + eps)``
-    (``torch.nn.utils.fusion.fuse_conv_bn_weights``), so in eval mode only (running statistics).
+class FoldedNet:
+    """What the folded inference copies of the towers share: each BatchNorm folded into the
+    convolution before it, ``conv(x, w * g / s, (b - m) * g / s + beta)`` with ``s = sqrt(var + eps)``
+    (``torch.nn.utils.fusion.fuse_conv_bn_weights``), so in eval mode only (running statistics),
+    and a record of the modules every folded tensor was read from.
+
+    The folded weights are a snapshot of those modules. ``state()`` reads them again (which module
+    sits at each place, their train/eval flags, every tensor's version counter and storage): ``None``
+    while any of them is in train mode, else a key that differs from ``key`` once a weight or
+    statistic changed in place, was replaced, or moved (device, dtype, memory format). Subclasses
+    raise ``ValueError`` for a network they do not cover; they set ``key = self.state()`` last.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        self._net = net
+        self._places: list[tuple[nn.Module, str]] = []
+        self.key: tuple | None = None
+
+    def _fused(self, parent: nn.Module, conv_name: str, bn_name: str) -> tuple[nn.Conv2d, torch.Tensor, torch.Tensor]:
+        """``parent.conv_name`` with ``parent.bn_name`` folded in: the conv and its folded weight and bias (detached)."""
+        conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
+        self._places += [(parent, conv_name), (parent, bn_name)]
+        if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d) or not bn.track_running_stats:
+            raise ValueError(f"{conv_name} + {bn_name} is not a Conv2d + BatchNorm2d with running statistics")
+        if tuple(conv.dilation) != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ValueError(f"{conv_name} has dilation, named padding or a padding mode other than zeros")
+        w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+        return conv, w.detach(), b.detach()
+
+    def state(self) -> tuple | None:
+        """``None`` if a module the fold read is in train mode, else the identity of what it read (see class doc)."""
+        if self._net.training:
+            return None
+        out: list = []
+        for parent, name in self._places:
+            m = parent._modules.get(name)
+            if m is None or m.training:
+                return None
+            out.append(id(m))
+            for d in (m._parameters, m._buffers):
+                for t in d.values():
+                    if t is not None:
+                        out.append((t._version, t.data_ptr(), t.dtype, t.device))
+        return tuple(out)
+
+
+class FoldingTrunk(nn.Module):
+    """A tower trunk that runs a folded copy of its network (``make_fold``) in eval mode with autograd
+    off (``torch.no_grad``/``inference_mode``: every inference path of the engine), built on first
+    use and rebuilt when the weights change; in train mode, or when autograd records, the network
+    itself (``unfolded``). The fold stays out of the module tree: not in the state dict, not moved
+    by ``.to()``, not copied (a deepcopy or pickle folds again on its first use)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.__dict__["_fold"] = None  # a FoldedNet, or False when this network cannot be folded
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_fold"] = None
+        return state
+
+    def make_fold(self) -> FoldedNet:
+        raise NotImplementedError
+
+    def unfolded(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def folded(self) -> FoldedNet | None:
+        """The folded network for the current weights, built or rebuilt here; ``None`` while the
+        network (or any module the fold reads) is in train mode, or if it cannot be folded."""
+        if self.training:
+            return None
+        fold = self._fold
+        if fold is False:
+            return None
+        if fold is not None:
+            state = fold.state()
+            if state is None or state == fold.key:
+                return None if state is None else fold
+        with _FOLD_LOCK:  # (re)build once, also when two threads embed at the same time
+            fold = self._fold
+            if fold is False:
+                return None
+            if fold is None or fold.state() != fold.key:
+                try:
+                    with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable in any mode
+                        fold = self.make_fold()
+                except ValueError as exc:
+                    log.info("%s not folded (%s): its network's own forward is used", type(self).__name__, exc)
+                    self.__dict__["_fold"] = False
+                    return None
+                self.__dict__["_fold"] = fold
+        return fold if fold.key is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():  # the fold has no autograd graph of the network's weights
+            fold = self.folded()
+            if fold is not None:
+                return fold(x)
+        return self.unfolded(x)
+
+
+# --------------------------------------------------------------------------------- EfficientNet
+class FoldedEfficientNet(FoldedNet):
+    """EfficientNet-Lite's ``extract_features`` for inference, BatchNorm folded (``FoldedNet``).
 
     The package's forward, block by block, minus the BatchNorm calls: stem conv, ReLU6; per
     block the 1x1 expansion (when the ratio is not 1), ReLU6, the depthwise conv, ReLU6, the 1x1
@@ -121,18 +225,13 @@ class FoldedEfficientNet:
     eval); the 1x1 head conv, ReLU6. Its TensorFlow "same" padding is kept: symmetric pads go into
     the convolution, the asymmetric ones of the strided convs stay a zero pad. Tensors are
     channels-last (what oneDNN runs fastest on CPU) and ReLU6 works in place on fresh outputs.
-
-    The folded weights are a snapshot of the modules they were made from. ``state()`` reads those
-    modules again (which module sits at each place, their train/eval flags, every tensor's version
-    counter and storage): ``None`` while any of them is in train mode, else a key that differs from
-    ``key`` once a weight or statistic changed in place, was replaced, or moved (device, dtype,
-    memory format). ``ValueError`` for a network this does not cover (squeeze-and-excitation,
-    dynamic padding, another activation).
+    ``ValueError`` for a network this does not cover (squeeze-and-excitation, dynamic padding,
+    another activation).
     """
 
     def __init__(self, net: nn.Module) -> None:
-        self._net = net
-        self._places: list[tuple[nn.Module, str]] = [(net, "_blocks"), (net, "_swish")]
+        super().__init__(net)
+        self._places += [(net, "_blocks"), (net, "_swish")]
         if not isinstance(net._swish, nn.ReLU6):
             raise ValueError(f"only the ReLU6 (Lite) variants are folded, not {type(net._swish).__name__}")
         self.stem = self._fold(net, "_conv_stem", "_bn0")
@@ -154,12 +253,9 @@ class FoldedEfficientNet:
         self.key = self.state()
 
     def _fold(self, parent: nn.Module, conv_name: str, bn_name: str) -> tuple:
-        conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
-        self._places += [(parent, conv_name), (parent, bn_name)]
-        if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d) or not bn.track_running_stats:
-            raise ValueError(f"{conv_name} + {bn_name} is not a Conv2d + BatchNorm2d with running statistics")
-        if tuple(conv.padding) != (0, 0) or tuple(conv.dilation) != (1, 1) or conv.padding_mode != "zeros":
-            raise ValueError(f"{conv_name} has its own padding or dilation")
+        conv, w, b = self._fused(parent, conv_name, bn_name)
+        if tuple(conv.padding) != (0, 0):
+            raise ValueError(f"{conv_name} has its own padding")
         spad = getattr(conv, "static_padding", None)
         if isinstance(spad, nn.ZeroPad2d):
             left, right, top, bottom = (int(v) for v in spad.padding)
@@ -167,27 +263,10 @@ class FoldedEfficientNet:
             left = right = top = bottom = 0
         else:  # e.g. the package's dynamic "same" padding (networks built without an image size)
             raise ValueError(f"{conv_name}: padding {type(spad).__name__} is not folded")
-        w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
-        w, b = w.detach().clone(memory_format=torch.channels_last), b.detach().clone()
+        w, b = w.clone(memory_format=torch.channels_last), b.clone()
         if left == right and top == bottom:  # the pad goes into the convolution
             return w, b, tuple(conv.stride), (top, left), None, conv.groups
         return w, b, tuple(conv.stride), (0, 0), (left, right, top, bottom), conv.groups
-
-    def state(self) -> tuple | None:
-        """``None`` if a module the fold read is in train mode, else the identity of what it read (see class doc)."""
-        if self._net.training:
-            return None
-        out: list = []
-        for parent, name in self._places:
-            m = parent._modules.get(name)
-            if m is None or m.training:
-                return None
-            out.append(id(m))
-            for d in (m._parameters, m._buffers):
-                for t in d.values():
-                    if t is not None:
-                        out.append((t._version, t.data_ptr(), t.dtype, t.device))
-        return tuple(out)
 
     @staticmethod
     def _conv(x: torch.Tensor, layer: tuple, relu6: bool) -> torch.Tensor:
@@ -206,12 +285,11 @@ class FoldedEfficientNet:
         return self._conv(x, self.head, True)
 
 
-class EfficientNetTrunk(nn.Module):
+class EfficientNetTrunk(FoldingTrunk):
     """EfficientNet-Lite0 up to its last 1x1 conv (+BN, ReLU6): ``(B, 3, H, W)`` -> ``(B, 1280, H/32, W/32)``.
 
-    In eval mode with autograd off (``torch.no_grad``/``inference_mode``: every inference path of
-    the engine) it runs ``FoldedEfficientNet``, built on first use and rebuilt when the weights
-    change; in train mode, or when autograd records, the package's network itself.
+    In eval mode with autograd off it runs ``FoldedEfficientNet`` (``FoldingTrunk``); in train mode,
+    or when autograd records, the package's network itself.
     """
 
     def __init__(self) -> None:
@@ -229,46 +307,11 @@ class EfficientNetTrunk(nn.Module):
         # the classifier is not used: drop it so it costs nothing and is not fingerprinted
         self.net._fc = nn.Identity()
         self.fingerprint = weights_fingerprint({k: v for k, v in state.items() if not k.startswith("_fc.")})
-        # the folded copy stays out of the module tree: not in the state dict, not moved by .to()
-        self.__dict__["_fold"] = None  # FoldedEfficientNet, or False when this network cannot be folded
 
-    def __getstate__(self) -> dict:  # a copy (deepcopy, pickle) folds again on its first use
-        state = self.__dict__.copy()
-        state["_fold"] = None
-        return state
+    def make_fold(self) -> FoldedEfficientNet:
+        return FoldedEfficientNet(self.net)
 
-    def folded(self) -> FoldedEfficientNet | None:
-        """The folded network for the current weights, built or rebuilt here; ``None`` while the
-        network (or any module the fold reads) is in train mode, or if it cannot be folded."""
-        if self.training:
-            return None
-        fold = self._fold
-        if fold is False:
-            return None
-        if fold is not None:
-            state = fold.state()
-            if state is None or state == fold.key:
-                return None if state is None else fold
-        with _FOLD_LOCK:  # (re)build once, also when two threads embed at the same time
-            fold = self._fold
-            if fold is False:
-                return None
-            if fold is None or fold.state() != fold.key:
-                try:
-                    with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable in any mode
-                        fold = FoldedEfficientNet(self.net)
-                except ValueError as exc:
-                    log.info("EfficientNet trunk not folded (%s): the package's forward is used", exc)
-                    self.__dict__["_fold"] = False
-                    return None
-                self.__dict__["_fold"] = fold
-        return fold if fold.key is not None else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.is_grad_enabled():  # the fold has no autograd graph of the package's weights
-            fold = self.folded()
-            if fold is not None:
-                return fold(x)
+    def unfolded(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x)
 
 
@@ -333,8 +376,8 @@ def load_aisfx_state() -> dict[str, torch.Tensor]:
     return state
 
 
-class AisfxTrunk(nn.Module):
-    """``AisfxNet`` with the package's weights."""
+class AisfxTrunk(FoldingTrunk):
+    """``AisfxNet`` with the package's weights; in eval mode without autograd it runs ``FoldedAisfx``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -343,7 +386,10 @@ class AisfxTrunk(nn.Module):
         self.net.load_state_dict(state, strict=True)
         self.fingerprint = weights_fingerprint(state)
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def make_fold(self) -> FoldedAisfx:
+        return FoldedAisfx(self.net, scale=1.0 / AISFX_SPEC_MAX)
+
+    def unfolded(self, mel: torch.Tensor) -> torch.Tensor:
         return self.net(mel / AISFX_SPEC_MAX)  # the package's min-max scaling (its minimum is 0)
 
 
@@ -406,8 +452,68 @@ def load_student_state(path: Path | None = None) -> dict[str, torch.Tensor]:
     return state
 
 
-class AisfxSmallTrunk(nn.Module):
-    """``AisfxSmall`` with the weights shipped in the resources (or those at ``path``)."""
+class FoldedAisfx(FoldedNet):
+    """``AisfxNet`` or ``AisfxSmall`` for inference, BatchNorm folded (``FoldedNet``): the same
+    (time, mel) convolutions, each with its BatchNorm folded in, ReLU after the 2x2 max-pool where
+    one follows (max commutes with ReLU: the same numbers on a quarter of the values), the input
+    scaling (``scale``; ``AisfxSmall``'s own 1 / ``AISFX_SPEC_MAX``) folded into the first
+    convolution's weights, the same pooling to ``(B, 512)`` and
+    ``AisfxSmall``'s linear map. Tensors are ``memory_format`` (channels-last: oneDNN's fastest on
+    CPU). Input ``(B, 1, n_mels, time)`` log-mels, as the trunks take them."""
+
+    memory_format = torch.channels_last
+
+    def __init__(self, net: nn.Module, scale: float = 1.0) -> None:
+        super().__init__(net)
+        self.layers: list[tuple] = []  # (weight, bias, padding, pool after)
+        self.out: tuple[torch.Tensor, torch.Tensor] | None = None
+        if type(net) is AisfxNet:
+            for i, pool in enumerate((2, 2, 2, 1), 1):
+                name = f"conv_block{i}"
+                blk = getattr(net, name)
+                if type(blk) is not _ConvBlock:
+                    raise ValueError(f"{name} is a {type(blk).__name__}, not an aisfx conv block")
+                self._places.append((net, name))
+                self._layer(blk, "conv1", "bn1", 1)
+                self._layer(blk, "conv2", "bn2", pool)
+        elif type(net) is AisfxSmall:
+            scale /= AISFX_SPEC_MAX  # its forward divides by it
+            self._places += [(net, "blocks"), (net, "expand"), (net, "out")]
+            blocks = [*net.blocks, net.expand]
+            for i, blk in enumerate(blocks):
+                if type(blk) is not _SmallBlock:
+                    raise ValueError(f"block {i} is a {type(blk).__name__}, not an aisfx-small block")
+                if i < len(net.blocks):
+                    self._places.append((net.blocks, str(i)))
+                self._layer(blk, "conv", "bn", 2 if i < len(net.blocks) - 1 else 1)
+            if not isinstance(net.out, nn.Linear):
+                raise ValueError(f"the output map is a {type(net.out).__name__}, not a Linear")
+            self.out = (net.out.weight.detach().clone(), net.out.bias.detach().clone() if net.out.bias is not None else None)
+        else:
+            raise ValueError(f"{type(net).__name__} is not an aisfx network")
+        w, b, padding, pool = self.layers[0]  # conv(s * x, w, b) = conv(x, s * w, b), zero padding included
+        self.layers[0] = (w.mul_(scale), b, padding, pool)
+        self.key = self.state()
+
+    def _layer(self, parent: nn.Module, conv_name: str, bn_name: str, pool: int) -> None:
+        conv, w, b = self._fused(parent, conv_name, bn_name)
+        if tuple(conv.stride) != (1, 1) or conv.groups != 1:
+            raise ValueError(f"{conv_name} is strided or grouped")
+        self.layers.append((w.clone(memory_format=self.memory_format), b.clone(), tuple(conv.padding), pool))
+
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        x = mel.transpose(-1, -2).contiguous(memory_format=self.memory_format)  # (B, 1, time, mel)
+        for w, b, padding, pool in self.layers:
+            x = conv2d(x, w, b, 1, padding)
+            x = max_pool2d(x, pool) if pool > 1 else x
+            x = x.relu_()
+        x = x.mean(dim=3).amax(dim=2)
+        return linear(x, *self.out) if self.out is not None else x
+
+
+class AisfxSmallTrunk(FoldingTrunk):
+    """``AisfxSmall`` with the weights shipped in the resources (or those at ``path``); in eval mode
+    without autograd it runs ``FoldedAisfx``."""
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
@@ -416,7 +522,10 @@ class AisfxSmallTrunk(nn.Module):
         self.net.load_state_dict(state, strict=True)
         self.fingerprint = weights_fingerprint(state)
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def make_fold(self) -> FoldedAisfx:
+        return FoldedAisfx(self.net)
+
+    def unfolded(self, mel: torch.Tensor) -> torch.Tensor:
         return self.net(mel)
 
 
