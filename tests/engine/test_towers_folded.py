@@ -15,10 +15,9 @@ from engine.models.towers import (
     EfficientNetTrunk,
     FoldedEfficientNet,
     build_tower,
-    tower_fingerprint,
-    weights_fingerprint,
 )
 from engine.resources import default_model_path
+from tests.engine.folding_checks import assert_fold_leaves_weights_alone
 
 # the map's values lie in 0..6 (ReLU6); folding only reorders float arithmetic
 MAP_ATOL = 1e-4
@@ -144,23 +143,7 @@ def test_a_network_the_fold_does_not_cover_runs_the_package_forward(tower):
 
 
 def test_folding_leaves_the_weights_state_dict_and_fingerprint_alone(tower):
-    keys = set(tower.state_dict())
-    before = {k: v.clone() for k, v in tower.state_dict().items()}
-    with torch.no_grad():
-        tower(pictures(1))
-    assert tower.folded() is not None
-    after = tower.state_dict()
-    assert set(after) == keys and all(k.startswith("net.") for k in keys)  # nothing of the fold is saved
-    assert all(torch.equal(before[k], after[k]) for k in keys)
-    assert not any(p.requires_grad for p in tower.parameters())
-    package_state = {k[len("net."):]: v for k, v in after.items()}
-    assert weights_fingerprint(package_state) == tower.fingerprint == tower_fingerprint("efficientnet-lite0")
-    # a copy folds again for its own modules
-    twin = copy.deepcopy(tower)
-    assert twin._fold is None
-    with torch.no_grad():
-        twin(pictures(1))
-    assert twin.folded() is not None and twin.folded() is not tower.folded()
+    assert_fold_leaves_weights_alone(tower, "efficientnet-lite0", lambda: pictures(1))
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,10 @@ from engine.models.towers import (
     FoldedAisfx,
     FoldingTrunk,
     build_tower,
-    tower_fingerprint,
-    weights_fingerprint,
 )
 from engine.resources import default_model_path
 from engine.training.distill import DistillCfg, DistillData, distill, mean_cosine
+from tests.engine.folding_checks import assert_fold_leaves_weights_alone
 
 TOWERS = ("aisfx", "aisfx-small")
 # embeddings reach ~30 (aisfx) and ~17 (aisfx-small); folding only reorders float arithmetic
@@ -174,22 +173,7 @@ def test_distillation_trains_the_network_and_the_fold_follows_it():
 
 def test_folding_leaves_the_weights_state_dict_and_fingerprint_alone(tower, pristine):
     name = "aisfx" if type(pristine).__name__ == "AisfxTrunk" else "aisfx-small"
-    keys = set(tower.state_dict())
-    before = {k: v.clone() for k, v in tower.state_dict().items()}
-    with torch.no_grad():
-        tower(mels(1))
-    assert tower.folded() is not None
-    after = tower.state_dict()
-    assert set(after) == keys and all(k.startswith("net.") for k in keys)  # nothing of the fold is saved
-    assert all(torch.equal(before[k], after[k]) for k in keys)
-    assert not any(p.requires_grad for p in tower.parameters())
-    net_state = {k[len("net."):]: v for k, v in after.items()}
-    assert weights_fingerprint(net_state) == tower.fingerprint == tower_fingerprint(name)
-    twin = copy.deepcopy(tower)  # a copy folds again for its own modules
-    assert twin._fold is None
-    with torch.no_grad():
-        twin(mels(1))
-    assert twin.folded() is not None and twin.folded() is not tower.folded()
+    assert_fold_leaves_weights_alone(tower, name, lambda: mels(1))
 
 
 @pytest.fixture(scope="module")
