@@ -156,6 +156,8 @@ def build_task(tf, lib: LibraryFeatures, videos: Path | Sequence[Path], split: s
     folders = [Path(videos)] if isinstance(videos, (str, Path)) else [Path(v) for v in videos]
     clips: dict[str, tuple[Path, Path]] = {}
     for folder in folders:
+        if len(folders) > 1 and folder.is_dir() and not any(folder.glob(labels_glob)):
+            continue  # a folder of games that log no sounds: nothing to add to the task
         clips.update(find_label_files(folder, labels_glob))
     if clips_of is not None:
         clips = {c: v for c, v in clips.items() if c in clips_of}

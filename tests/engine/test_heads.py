@@ -119,6 +119,11 @@ def test_heads_learn_the_pictures_sounds_and_are_chosen_on_validation(corpus, tm
     assert library_digest(library) == digest
     val = build_task(tf, lib, videos, "val")
     test = build_task(tf, lib, videos, "test")
+    unlabelled = tmp_path / "unlabelled"  # a second folder whose games log no sounds adds nothing
+    unlabelled.mkdir()
+    assert [(q.clip, q.second) for q in build_task(tf, lib, [videos, unlabelled], "val").queries] == [(q.clip, q.second) for q in val.queries]
+    one = sorted({q.clip for q in val.queries})[0]
+    assert {q.clip for q in build_task(tf, lib, videos, "val", clips_of={one}).queries} == {one}
     cfg = pretrained_cfg(get_preset("m5"), dropout=0.1)
     run = train_heads(cfg, tf, lib, val, HeadTrainCfg(epochs=30, batch_size=16, eval_every=5, patience=10, lr=3e-3))
     assert 5 <= run.best_epoch <= 30 and run.best_epoch % 5 == 0
