@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from engine.models.towers import tower_fingerprint, weights_fingerprint
@@ -29,3 +30,19 @@ def assert_fold_leaves_weights_alone(tower, name: str, sample: Callable[[], torc
     with torch.no_grad():
         twin(sample())
     assert twin.folded() is not None and twin.folded() is not tower.folded()
+
+
+def assert_shipped_embeddings_match_unfolded(model, encoder, embed: Callable[[], np.ndarray], monkeypatch) -> None:
+    """``embed()`` through the folded tower of ``encoder`` (a part of the shipped ``model``) matches
+    the network itself, and the model file's identity and the tower's recorded fingerprint stay."""
+    model_id = model.model_id
+    tower = encoder.tower
+    fast = embed()
+    assert tower.folded() is not None
+    monkeypatch.setattr(tower, "folded", lambda: None)  # the network itself
+    ref = embed()
+    cos = (fast * ref).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.9999
+    assert float(np.abs(fast - ref).max()) < 1e-4
+    assert model.model_id == model_id  # the model file's identity is untouched
+    assert torch.equal(encoder.tower_sig.cpu(), torch.tensor(list(bytes.fromhex(tower.fingerprint)), dtype=torch.uint8))

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.models import AVModel
 from engine.models.towers import (
     EfficientNetTrunk,
     FoldedEfficientNet,
     build_tower,
 )
-from engine.resources import default_model_path
-from tests.engine.folding_checks import assert_fold_leaves_weights_alone
+from tests.engine.folding_checks import assert_fold_leaves_weights_alone, assert_shipped_embeddings_match_unfolded
 
 # the map's values lie in 0..6 (ReLU6); folding only reorders float arithmetic
 MAP_ATOL = 1e-4
@@ -146,29 +144,11 @@ def test_folding_leaves_the_weights_state_dict_and_fingerprint_alone(tower):
     assert_fold_leaves_weights_alone(tower, "efficientnet-lite0", lambda: pictures(1))
 
 
-@pytest.fixture(scope="module")
-def shipped() -> AVModel:
-    path = default_model_path()
-    if path is None:
-        pytest.skip("no shipped model in this checkout")
-    return AVModel.load(path)
-
-
 def test_the_shipped_models_frame_embeddings_match_the_package_network(shipped, monkeypatch):
-    model_id = shipped.model_id
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (2, 720, 1280, 3), dtype=np.uint8)
     frames[1] = np.linspace(0, 255, 1280, dtype=np.uint8)[None, :, None]  # a smooth picture too
-    fast = shipped.embed_frames(frames)
-    tower = shipped.vision.tower
-    assert tower.folded() is not None
-    monkeypatch.setattr(tower, "folded", lambda: None)  # the package's network
-    ref = shipped.embed_frames(frames)
-    cos = (fast * ref).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(ref, axis=1)
-    assert cos.min() >= 0.9999
-    assert float(np.abs(fast - ref).max()) < 1e-4
-    assert shipped.model_id == model_id  # the model file's identity is untouched
-    assert torch.equal(shipped.vision.tower_sig.cpu(), torch.tensor(list(bytes.fromhex(tower.fingerprint)), dtype=torch.uint8))
+    assert_shipped_embeddings_match_unfolded(shipped, shipped.vision, lambda: shipped.embed_frames(frames), monkeypatch)
 
 
 def test_embedding_puts_a_stray_train_mode_tower_back_in_eval(shipped):

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine.models import AVModel
 from engine.models.towers import (
     AISFX_SPEC_MAX,
     AisfxSmallTrunk,
@@ -19,9 +18,8 @@ from engine.models.towers import (
     FoldingTrunk,
     build_tower,
 )
-from engine.resources import default_model_path
 from engine.training.distill import DistillCfg, DistillData, distill, mean_cosine
-from tests.engine.folding_checks import assert_fold_leaves_weights_alone
+from tests.engine.folding_checks import assert_fold_leaves_weights_alone, assert_shipped_embeddings_match_unfolded
 
 TOWERS = ("aisfx", "aisfx-small")
 # embeddings reach ~30 (aisfx) and ~17 (aisfx-small); folding only reorders float arithmetic
@@ -176,31 +174,13 @@ def test_folding_leaves_the_weights_state_dict_and_fingerprint_alone(tower, pris
     assert_fold_leaves_weights_alone(tower, name, lambda: mels(1))
 
 
-@pytest.fixture(scope="module")
-def shipped() -> AVModel:
-    path = default_model_path()
-    if path is None:
-        pytest.skip("no shipped model in this checkout")
-    return AVModel.load(path)
-
-
 def test_the_shipped_models_sound_embeddings_match_the_network(shipped, monkeypatch):
-    model_id = shipped.model_id
-    tower = shipped.audio.tower
-    if not isinstance(tower, FoldingTrunk):
+    if not isinstance(shipped.audio.tower, FoldingTrunk):
         pytest.skip(f"the shipped model's sound tower is {shipped.cfg.audio_tower}")
     n_mels, n_frames = shipped.features.n_mels, shipped.features.n_frames
     x = mels(8, n_frames, seed=5)[:, 0].numpy()
     assert x.shape[1] == n_mels
-    fast = shipped.embed_audio(x)
-    assert tower.folded() is not None
-    monkeypatch.setattr(tower, "folded", lambda: None)  # the network itself
-    ref = shipped.embed_audio(x)
-    cos = (fast * ref).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(ref, axis=1)
-    assert cos.min() >= 0.9999
-    assert float(np.abs(fast - ref).max()) < 1e-4
-    assert shipped.model_id == model_id  # the model file's identity is untouched
-    assert torch.equal(shipped.audio.tower_sig.cpu(), torch.tensor(list(bytes.fromhex(tower.fingerprint)), dtype=torch.uint8))
+    assert_shipped_embeddings_match_unfolded(shipped, shipped.audio, lambda: shipped.embed_audio(x), monkeypatch)
 
 
 def test_a_network_the_fold_does_not_cover_runs_its_own_forward(tower):
