@@ -78,9 +78,9 @@ def register(app: typer.Typer) -> None:
         run.model.save(out / "best.pt")
         report = {"best_epoch": run.best_epoch, "ranking": run.best_ranking.as_dict(), "model_cfg": cfg.__dict__, "history": run.history,
                   "held_out_games": list(hold_out)}
+        refs = references(run.model, tf, seed)
         for split in ("val", "test"):
             task = val if split == "val" else build_task(tf, lib, videos, split, clips_of=task_clips)
-            refs = references(run.model, tf, seed)
             from engine.library.ranking import RankingCfg
 
             rc = run.best_ranking
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
             res = evaluate_task(run.model, lib, task, refs, list(grid.values()))
             report[split] = {"queries": len(task.queries), **baselines(lib, task), **{name: res[r] for name, r in grid.items()}}
         if game_of is not None:
-            report["per_game"] = per_game_report(run.model, tf, game_of, run.best_ranking, videos=list(videos), libraries=libraries,
+            report["per_game"] = per_game_report(run.model, tf, game_of, run.best_ranking, refs, videos=list(videos), libraries=libraries,
                                                  cache_dir=cache_dir, audio_tower=audio_tower, seed=seed)
             atomic_write_text(out / "per_game.md", render_per_game(report["per_game"]))
             typer.echo(render_per_game(report["per_game"]))

@@ -28,13 +28,13 @@ from engine.data.splits import read_groups
 from engine.errors import DatasetError
 from engine.library.ranking import RankingCfg
 from engine.training.heads import (
+    References,
     baselines,
     build_task,
     clip_retrieval,
     evaluate_task,
     library_digest,
     library_tower_features,
-    references,
 )
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,11 @@ def hold_out_game(tf, games: dict[str, str], game: str) -> int:
     return int(mask.sum())
 
 
-def per_game_report(model, tf, games: dict[str, str], ranking: RankingCfg, *, videos: list[Path],
+def per_game_report(model, tf, games: dict[str, str], ranking: RankingCfg, refs: References, *, videos: list[Path],
                     libraries: Path | None, cache_dir: Path, audio_tower: str, seed: int = 0,
                     silence_rms: float = 1e-3) -> dict[str, dict[str, Any]]:
-    """{game: {"train_seconds", split: {"clip retrieval", "library task"?}}} over the held-out splits."""
-    refs = references(model, tf, seed)
+    """{game: {"train_seconds", split: {"clip retrieval", "library task"?}}} over the held-out splits;
+    ``refs``: the training seconds the ranking's terms are estimated from (``references``)."""
     game_col = np.array([games.get(v, "") for v in tf.video_ids.tolist()])
     sounding = tf.levels >= silence_rms
     out: dict[str, dict[str, Any]] = {}
