@@ -15,13 +15,13 @@ def register(app: typer.Typer) -> None:
         videos: list[Path] = typer.Option(..., "--videos", help="Folder of the clips and their <clip>_labels.tsv (the validation task); repeat for several."),
         library: Path = typer.Option(..., "--library", help="Sound library folder holding the files the labels name."),
         out: Path = typer.Option(..., "--out", "-o", help="Run folder: best.pt, history.json, val.json."),
-        preset: str = typer.Option("m5", "--preset", "-p", help="Projector and loss of this preset (contrastive presets: m4-m7)."),
+        preset: str = typer.Option("m5", "--preset", "-p", help="Projector and loss of this preset: m2/m3 (distance classifier, BCE / BCE + margin) or m4-m7 (contrastive)."),
         epochs: int = typer.Option(150, "--epochs", min=1),
         lr: float = typer.Option(1e-3, "--lr", min=0.0),
         weight_decay: float = typer.Option(0.05, "--weight-decay", min=0.0),
         dropout: float = typer.Option(0.3, "--dropout", min=0.0, max=0.9),
         hidden: int = typer.Option(0, "--hidden", min=0, help="Sound head: 0 = linear, else one hidden layer of this width."),
-        temperature: float | None = typer.Option(None, "--temperature", min=0.01, help="InfoNCE temperature (default: the preset's)."),
+        temperature: float | None = typer.Option(None, "--temperature", min=0.01, help="InfoNCE/NT-Xent temperature (default: the preset's); contrastive presets only."),
         batch_size: int = typer.Option(256, "--batch-size", min=2),
         seed: int = typer.Option(0, "--seed"),
         audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, or aisfx-small (its distilled student, faster)."),
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
             attach_ranking,
             baselines,
             build_task,
+            check_head_preset,
             evaluate_task,
             library_digest,
             library_tower_features,
@@ -50,10 +51,11 @@ def register(app: typer.Typer) -> None:
         from engine.training.per_game import games_of, hold_out_game, per_game_report, render_per_game
 
         base = get_preset(preset)
-        if not base.contrastive:
-            raise ConfigError(f"preset {preset!r} is not contrastive; the heads are trained with InfoNCE/NT-Xent (m4-m7)")
+        check_head_preset(preset, base)
         cfg = pretrained_cfg(base, dropout, hidden, audio_tower)
         if temperature is not None:
+            if not cfg.contrastive:
+                raise ConfigError(f"--temperature is the contrastive loss's; preset {preset!r} ({cfg.loss}) has none")
             cfg = replace(cfg, temperature=temperature)
         if hold_out and games is None:
             raise ConfigError("--hold-out-game needs --games (the CSV that names each clip's game)")

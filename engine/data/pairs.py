@@ -5,6 +5,8 @@ Everything here works on ``FeatureCache`` manifest row indices and is determinis
 * ``balanced_pairs`` — half correlated pairs (frame k with audio second k of the same video), half
   uncorrelated ones. Negatives "gameplay": the audio comes from another video or from the same
   video at least ``min_gap_s`` seconds away; negatives "label": from a video with a different label.
+  ``pairs_of_pool`` is the same draw over any pool of rows of anything with ``video_ids`` and
+  ``seconds`` columns (the head trainer's cached tower features).
 * ``contrastive_batches`` — one epoch of batches of rows, at most one row per video in a batch,
   so the other rows of a batch are true negatives for InfoNCE / NT-Xent.
 * ``eval_pairs`` / ``search_list`` — the fixed evaluation sets (balanced test pairs; one random
@@ -64,7 +66,11 @@ def _cycled(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 def _negative_audio(
     cache: FeatureCache, pool: np.ndarray, frames: np.ndarray, negatives: str, min_gap_s: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """For each frame row, an audio row from ``pool`` that is not correlated with it."""
+    """For each frame row, an audio row from ``pool`` that is not correlated with it.
+
+    ``cache`` needs only the columns the negatives read (``video_ids`` and ``seconds``, or
+    ``labels``), indexed like ``pool``: a ``FeatureCache`` or ``TowerFeatures``.
+    """
     if negatives == "gameplay":
         if min_gap_s < 1:
             raise ConfigError(f"min_gap_s must be at least 1 (got {min_gap_s}), or an aligned pair could be labelled negative")
@@ -101,7 +107,7 @@ def _negative_audio(
     for i in bad:  # rare: draw from the exact set of valid rows
         valid = pool[ok(np.full(pool.size, frames[i]), pool)]
         if valid.size == 0:
-            raise DatasetError(f"{cache.root}: no uncorrelated audio for row {frames[i]}: {why}")
+            raise DatasetError(f"{getattr(cache, 'root', 'training seconds')}: no uncorrelated audio for row {frames[i]}: {why}")
         audio[i] = valid[rng.integers(0, valid.size)]
     return audio
 
@@ -129,6 +135,20 @@ def balanced_pairs(
         raise ConfigError(f"n_pairs must be positive (got {n_pairs})")
     rng = np.random.default_rng(seed)
     pool = _pool(cache, split, skip_silent, silence_rms)
+    return pairs_of_pool(cache, pool, n_pairs, rng, negatives, min_gap_s)
+
+
+def pairs_of_pool(cache, pool: np.ndarray, n_pairs: int, rng: np.random.Generator, negatives: str = "gameplay",
+                  min_gap_s: int = 5) -> np.ndarray:
+    """``balanced_pairs`` over a given ``pool`` of rows of ``cache`` (a ``FeatureCache``, or anything
+    with its ``video_ids`` and ``seconds`` columns, e.g. ``TowerFeatures``): ``(n_pairs, 3)``
+    ``frame_row, audio_row, label``, the positives' frames in shuffled passes over the pool, then the
+    negatives' frames likewise, each with an uncorrelated audio row of the pool."""
+    if n_pairs < 1:
+        raise ConfigError(f"n_pairs must be positive (got {n_pairs})")
+    pool = np.asarray(pool, np.int64)
+    if pool.size == 0:
+        raise DatasetError("no seconds to draw pairs from")
     n_neg = n_pairs // 2
     pos = _cycled(pool, n_pairs - n_neg, rng)
     neg_frames = _cycled(pool, n_neg, rng)

@@ -5,6 +5,13 @@ computed once (``engine.data.tower_cache``) and only the heads are trained: the 
 (the paper's attention over the 7x7 map, a projection) and the sound head, under the preset's
 projector and loss. An epoch over the corpus's sounding seconds takes seconds on one CPU core.
 
+Contrastive presets (m4-m7) see batches of aligned seconds, the rest of the batch being the
+negatives. The distance-classifier presets m2 and m3 (BCE, BCE + margin) see labelled pairs
+(``bce_pairs``): every sounding training second once with its own sound (1) and once with another
+second's sound (0), from another video or at least ``min_gap_s`` seconds away, as the scratch
+trainer draws them. Either way the heads' outputs are unit vectors and retrieval ranks them by
+cosine (for unit vectors the same order as the classifier's Euclidean distance).
+
 Checkpoints are chosen by the product's own task on the validation maps: rank a sound library
 for every labelled second of the validation clips and count the seconds whose started sound is
 in the top k (``engine.evaluation.library_eval``). The same pass chooses the ranking's
@@ -27,7 +34,8 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.config import ModelCfg
-from engine.errors import DatasetError
+from engine.data.pairs import pairs_of_pool
+from engine.errors import ConfigError, DatasetError
 from engine.evaluation.library_eval import (
     LabelledSecond,
     LibraryEntry,
@@ -62,10 +70,10 @@ N_REFERENCE_AUDIO = 4096
 
 @dataclass(frozen=True)
 class HeadTrainCfg:
-    """Head training on cached tower features (AdamW, InfoNCE over the batch, early stopping)."""
+    """Head training on cached tower features (AdamW, the preset's loss, early stopping)."""
 
     epochs: int = 150
-    batch_size: int = 256
+    batch_size: int = 256  # seconds per batch (contrastive), or pairs per batch (BCE)
     lr: float = 1e-3
     weight_decay: float = 0.05
     eval_every: int = 5
@@ -74,6 +82,27 @@ class HeadTrainCfg:
     silence_rms: float = 1e-3
     seed: int = 0
     select_on: str = "10"  # the top-k of the library task (sample level) that chooses checkpoints
+    min_gap_s: int = 5  # BCE presets: a negative's sound from the same video is at least this far away
+
+
+# Presets whose projector and loss train on the towers. The picture head on a tower is always the
+# attention over its map, so m1 (the scratch baseline encoder) would silently be m2; "ft" fine-tunes
+# a contrastive model, which the heads trainer does not start from.
+HEAD_PRESETS = ("m2", "m3", "m4", "m5", "m6", "m7")
+
+
+def check_head_preset(name: str, cfg: ModelCfg) -> None:
+    """``ConfigError`` unless preset ``name`` (config ``cfg``) can be trained as heads on the towers."""
+    if name not in HEAD_PRESETS or cfg.encoder != "attention":
+        raise ConfigError(f"preset {name!r} cannot be trained as heads on the pretrained towers; choose from "
+                          f"{', '.join(HEAD_PRESETS)} (m2/m3: distance classifier with BCE / BCE + margin; m4-m7: contrastive)")
+
+
+def ranking_temperature(cfg: ModelCfg) -> float:
+    """The ranking's temperature for a model: the contrastive loss's, 1 for the BCE models (which
+    have none). It only scales the picture term, which the ranking standardises per frame, so the
+    order and the relevance do not depend on it."""
+    return cfg.temperature if cfg.contrastive else 1.0
 
 
 # ------------------------------------------------------------------------------------ library data
@@ -281,6 +310,26 @@ def choose_ranking(results: dict[RankingCfg, dict], select_on: str = "10") -> tu
     return max(results.items(), key=lambda kv: selection_key(kv[1], select_on))
 
 
+def bce_pairs(tf, train: np.ndarray, rng: np.random.Generator, min_gap_s: int = 5) -> np.ndarray:
+    """One BCE epoch: ``(2 n, 3)`` int64 rows ``frame, audio, label`` over the ``n`` positions ``train``
+    of ``tf``, shuffled: each second once with its own sound (1) and once with the sound of another
+    second (0) of ``train``, from another video or at least ``min_gap_s`` seconds away."""
+    train = np.asarray(train, np.int64)
+    return pairs_of_pool(tf, train, 2 * len(train), rng, "gameplay", min_gap_s)
+
+
+def epoch_batches(model_cfg: ModelCfg, tf, train: np.ndarray, cfg: HeadTrainCfg, rng: np.random.Generator) -> list[tuple]:
+    """One epoch's full batches ``(frames, audio, labels)`` of positions in ``tf``: aligned seconds and
+    ``labels`` None (contrastive), or the pairs of ``bce_pairs`` with their 0/1 labels."""
+    if model_cfg.contrastive:
+        order = rng.permutation(train)
+        return [(idx, idx, None) for idx in (np.sort(order[i : i + cfg.batch_size])
+                                             for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size))]
+    pairs = bce_pairs(tf, train, rng, cfg.min_gap_s)
+    return [(b[:, 0], b[:, 1], b[:, 2]) for b in (pairs[i : i + cfg.batch_size]
+                                                  for i in range(0, len(pairs) - cfg.batch_size + 1, cfg.batch_size))]
+
+
 def default_grid(temperature: float) -> list[RankingCfg]:
     return [RankingCfg(temperature, h, w) for h in HUB_WEIGHTS for w in PRIOR_WEIGHTS]
 
@@ -310,31 +359,31 @@ def train_heads(model_cfg: ModelCfg, tf, lib: LibraryFeatures, val: LibraryTask,
     train = np.flatnonzero((tf.splits == "train") & (tf.levels >= cfg.silence_rms))
     if len(train) < cfg.batch_size:
         raise DatasetError(f"only {len(train)} sounding training seconds; need at least one batch of {cfg.batch_size}")
-    steps = math.ceil(len(train) / cfg.batch_size)
+    per_epoch = len(train) if model_cfg.contrastive else 2 * len(train)  # seconds, or pairs (BCE)
+    steps = math.ceil(per_epoch / cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps)
-    grid = default_grid(model_cfg.temperature)
+    grid = default_grid(ranking_temperature(model_cfg))
     best, best_key, best_state, best_epoch, best_rc, stale = None, (False, -1.0), None, 0, grid[0], 0
     history = []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        order = rng.permutation(train)
-        total, t0 = 0.0, time.perf_counter()
-        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
-            idx = np.sort(order[i : i + cfg.batch_size])
-            batch = tf.vision[idx]  # a float16 copy
+        total, count, t0 = 0.0, 0, time.perf_counter()
+        for frames, audio, labels in epoch_batches(model_cfg, tf, train, cfg, rng):
+            batch = tf.vision[frames]  # a float16 copy
             if cfg.flip:
-                flip = rng.random(len(idx)) < 0.5
+                flip = rng.random(len(frames)) < 0.5
                 batch[flip] = batch[flip][..., ::-1]
             maps = torch.from_numpy(batch).float()
             ev = model.vision.head_with_maps(maps)[0]
-            ea = model.audio.head_with_maps(torch.from_numpy(tf.audio[idx]))[0]
-            loss, _ = model.loss(ev, ea, None)
+            ea = model.audio.head_with_maps(torch.from_numpy(tf.audio[audio]))[0]
+            loss, _ = model.loss(ev, ea, None if labels is None else torch.from_numpy(labels))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(idx)
-        row = {"epoch": epoch, "loss": total / max(1, len(order) - len(order) % cfg.batch_size), "seconds": time.perf_counter() - t0}
+            total += float(loss.detach()) * len(frames)
+            count += len(frames)
+        row = {"epoch": epoch, "loss": total / max(1, count), "seconds": time.perf_counter() - t0}
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             model.eval()
             refs = references(model, tf, cfg.seed)
