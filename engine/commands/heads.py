@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         temperature: float | None = typer.Option(None, "--temperature", min=0.01, help="InfoNCE/NT-Xent temperature (default: the preset's); contrastive presets only."),
         batch_size: int = typer.Option(256, "--batch-size", min=2),
         seed: int = typer.Option(0, "--seed"),
-        audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, or aisfx-small (its distilled student, faster)."),
+        audio_tower: str = typer.Option("aisfx", "--audio-tower", help="Sound tower: aisfx, aisfx-small (its distilled student, faster), or scratch (a small sound encoder trained on the dataset's log-mels)."),
+        vision_tower: str = typer.Option("efficientnet-lite0", "--vision-tower", help="Picture tower: efficientnet-lite0, or scratch (a small picture encoder trained on the dataset's frames)."),
         games: Path | None = typer.Option(None, "--games", help="CSV naming each clip's game (first column the clip, a 'game' column), e.g. scripts/recording/corpus.csv: adds per-game figures to the report."),
         libraries: Path | None = typer.Option(None, "--libraries", help="Folder of per-game sound libraries (LIBRARIES/<game>): the per-game library task where a game logs its sounds."),
         hold_out: list[str] = typer.Option([], "--hold-out-game", help="Leave this game's training clips out of training (needs --games; repeat for several): they are reported as the split 'heldout'."),
@@ -52,7 +53,11 @@ def register(app: typer.Typer) -> None:
 
         base = get_preset(preset)
         check_head_preset(preset, base)
-        cfg = pretrained_cfg(base, dropout, hidden, audio_tower)
+        from engine.training.mixed import check_towers, head_features, is_mixed, load_mixed_features, mixed_cfg
+
+        check_towers(vision_tower, audio_tower, hidden)
+        mixed = is_mixed(vision_tower, audio_tower)
+        cfg = mixed_cfg(base, vision_tower, audio_tower, dropout, hidden) if mixed else pretrained_cfg(base, dropout, hidden, audio_tower)
         if temperature is not None:
             if not cfg.contrastive:
                 raise ConfigError(f"--temperature is the contrastive loss's; preset {preset!r} ({cfg.loss}) has none")
@@ -60,14 +65,16 @@ def register(app: typer.Typer) -> None:
         if hold_out and games is None:
             raise ConfigError("--hold-out-game needs --games (the CSV that names each clip's game)")
         out.mkdir(parents=True, exist_ok=True)
-        tf = load_tower_features(dataset, audio_tower)
+        tf = load_mixed_features(dataset, cfg) if mixed else load_tower_features(dataset, audio_tower)
+        features = head_features(cfg)
         cache_dir = dataset[0] / "towers"
         game_of = games_of(games, sorted(set(tf.video_ids.tolist()))) if games is not None else None
         for game in hold_out:
             typer.echo(f"{game}: {hold_out_game(tf, game_of, game)} seconds left out of training")
         # the validation task: the clips of the library's game (all labelled clips when games are not named)
         task_clips = {v for v, g in game_of.items() if g == library.name} if game_of else None
-        lib = library_tower_features(library, cache_dir / f"library-{library.name}-{library_digest(library, audio_tower)}.npz", audio_tower)
+        lib = library_tower_features(library, cache_dir / f"library-{library.name}-{library_digest(library, audio_tower, features)}.npz",
+                                     audio_tower, features)
         val = build_task(tf, lib, videos, "val", clips_of=task_clips)
         typer.echo(f"{int((tf.splits == 'train').sum())} training seconds, {len(val.queries)} labelled validation seconds, "
                    f"library {len(lib.entries)} files / {len(lib.seg_file)} segments")

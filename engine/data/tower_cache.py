@@ -205,14 +205,7 @@ def load_tower_features(dataset: Path | Sequence[Path], audio: str = AUDIO_TOWER
     video id may be in only one of them.
     """
     if not isinstance(dataset, (str, Path)):
-        parts = [load_tower_features(d, audio) for d in dataset]
-        if not parts:
-            raise DatasetError("give at least one prepared dataset")
-        ids = [set(p.video_ids.tolist()) for p in parts]
-        shared = {v for i, a in enumerate(ids) for b in ids[i + 1 :] for v in a & b}
-        if shared:
-            raise DatasetError(f"video ids in more than one dataset: {', '.join(sorted(shared)[:5])}")
-        return TowerFeatures(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+        return join_tower_features([load_tower_features(d, audio) for d in dataset])
     from engine.data.cache import FeatureCache
 
     dataset = Path(dataset)
@@ -222,7 +215,17 @@ def load_tower_features(dataset: Path | Sequence[Path], audio: str = AUDIO_TOWER
         flag = "" if audio == AUDIO_TOWER else f" --audio-tower {audio}"
         raise DatasetError(f"{dataset}: no tower features; run 'foley-engine cache-towers {dataset}{flag}' first")
     cache = FeatureCache(dataset)
-    parts = [p for p in (np.load(f) for f in files) if len(p["rows"])]  # not silent videos' empty files
+    shards = np.array([r.shard for r in cache.rows])
+    parts = []
+    for f in files:
+        part = np.load(f)
+        rows = part["rows"]
+        if not len(rows):  # a silent video's empty file
+            continue
+        if rows.min() < 0 or rows.max() >= len(shards) or np.any(shards[rows] != f.stem):
+            raise DatasetError(f"{f}: its rows are not the seconds of video {f.stem} in the dataset's manifest (was the dataset "
+                               f"prepared again after cache-towers?); delete {folder} and run cache-towers again")
+        parts.append(part)
     if not parts:
         raise DatasetError(f"{dataset}: every video is silent; no tower features to train on")
     rows = np.concatenate([p["rows"] for p in parts])
@@ -235,6 +238,18 @@ def load_tower_features(dataset: Path | Sequence[Path], audio: str = AUDIO_TOWER
         splits=cache.splits[rows],
         levels=cache.levels[rows],
     )
+
+
+def join_tower_features(parts: Sequence[TowerFeatures]) -> TowerFeatures:
+    """The features of several datasets one after the other (``rows`` index each one's own manifest);
+    a video id may be in only one of them."""
+    if not parts:
+        raise DatasetError("give at least one prepared dataset")
+    ids = [set(p.video_ids.tolist()) for p in parts]
+    shared = {v for i, a in enumerate(ids) for b in ids[i + 1 :] for v in a & b}
+    if shared:
+        raise DatasetError(f"video ids in more than one dataset: {', '.join(sorted(shared)[:5])}")
+    return TowerFeatures(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
 
 def clip_mels(cache, rows: np.ndarray, features) -> np.ndarray:

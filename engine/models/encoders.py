@@ -41,6 +41,11 @@ class BaselineEncoder(nn.Module):
         pooled = torch.amax(top, dim=(2, 3))  # (B, C)
         return normalize(self.fc(pooled), dim=-1), []  # (B, D)
 
+    # no frozen tower: the whole network is the head, and its "tower features" are its prepared
+    # input (``AVModel.prepare_frames`` / ``prepare_mels``), so train-heads can train it beside a
+    # pretrained tower's head (engine.training.mixed)
+    head_with_maps = forward_with_maps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_maps(x)[0]
 
@@ -108,6 +113,8 @@ class AttentionEncoder(nn.Module):
             maps.append(a_map)
         g_att = torch.cat(attended, dim=-1)  # (B, sum C_i)
         return normalize(self.project(g_att), dim=-1), maps  # (B, D)
+
+    head_with_maps = forward_with_maps  # as BaselineEncoder's: the prepared input in, no frozen tower
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_maps(x)[0]

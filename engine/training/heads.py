@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from engine.atomic import atomic_path
-from engine.config import ModelCfg
+from engine.config import FeatureCfg, ModelCfg
 from engine.data.pairs import pairs_of_pool
 from engine.errors import ConfigError, DatasetError
 from engine.evaluation.library_eval import (
@@ -108,30 +108,36 @@ def ranking_temperature(cfg: ModelCfg) -> float:
 # ------------------------------------------------------------------------------------ library data
 @dataclass
 class LibraryFeatures:
-    """A sound library's 1-s segments (the indexer's hop) through the frozen sound tower."""
+    """A sound library's 1-s segments (the indexer's hop) through the frozen sound tower
+    (a scratch sound encoder's: their log-mels, ``engine.training.mixed``)."""
 
     entries: list[LibraryEntry]
     seg_file: np.ndarray  # (n_seg,) file index, non-decreasing
-    feats: np.ndarray  # (n_seg, 512)
+    feats: np.ndarray  # (n_seg, 512), or (n_seg, 1, n_mels, n_frames) for a scratch sound encoder
 
 
-def library_digest(root: Path, audio: str = "aisfx") -> str:
-    """12 hex chars naming a library's contents (paths, sizes, times) and the sound tower's weights:
-    the cache file of ``library_tower_features`` is only reused for the same library and tower."""
+def library_digest(root: Path, audio: str = "aisfx", features: FeatureCfg | None = None) -> str:
+    """12 hex chars naming a library's contents (paths, sizes, times) and the sound tower's weights
+    (the front end ``features`` for a scratch sound encoder): the cache file of
+    ``library_tower_features`` is only reused for the same library and tower."""
     import hashlib
 
     from engine.library.scan import scan
     from engine.models.towers import tower_fingerprint
 
     found, _ = scan([Path(root)])
-    h = hashlib.sha256(tower_fingerprint(audio).encode())
+    h = hashlib.sha256(tower_fingerprint(audio).encode() if audio != "scratch" else repr(features).encode())
     for f in found:
         h.update(f"{f.path}|{f.size}|{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:12]
 
 
-def library_tower_features(root: Path, cache: Path | None = None, audio: str = "aisfx") -> LibraryFeatures:
-    """Decode every sound under ``root`` as the indexer does and run the sound tower ``audio``; cached in ``cache``."""
+def library_tower_features(root: Path, cache: Path | None = None, audio: str = "aisfx",
+                           features: FeatureCfg | None = None) -> LibraryFeatures:
+    """Decode every sound under ``root`` as the indexer does and run the sound tower ``audio``; cached in ``cache``.
+
+    ``audio="scratch"``: a scratch sound encoder's input instead, the segments' log-mels with the
+    model's front end ``features`` (the indexer's ``prepare_file``), shaped as ``prepare_mels`` gives them."""
     from engine.data.features import DEFAULT_FEATURES
     from engine.library.scan import scan
     from engine.library.segments import PreparedFile, prepare_file
@@ -143,8 +149,12 @@ def library_tower_features(root: Path, cache: Path | None = None, audio: str = "
         data = np.load(cache, allow_pickle=False)
         entries = [LibraryEntry(Path(p), str(c)) for p, c in zip(data["paths"].tolist(), data["cats"].tolist())]
         return LibraryFeatures(entries, data["seg_file"], data["feats"])
-    feats_cfg = aisfx_features(DEFAULT_FEATURES)
-    enc = PretrainedAudioEncoder(audio).eval()
+    if audio == "scratch":
+        if features is None:
+            raise ValueError("a scratch sound encoder's library features need the model's front end (features)")
+        feats_cfg, enc = features, None
+    else:
+        feats_cfg, enc = aisfx_features(DEFAULT_FEATURES), PretrainedAudioEncoder(audio).eval()
     entries, seg_file, feats = [], [], []
     found, _ = scan([root])
     for found_file in found:
@@ -152,8 +162,12 @@ def library_tower_features(root: Path, cache: Path | None = None, audio: str = "
         if not isinstance(prepared, PreparedFile):
             log.warning("%s: skipped (%s)", found_file.path, prepared.reason)
             continue
-        with torch.no_grad():
-            emb = enc.tower_features(torch.from_numpy(prepared.mels).unsqueeze(1)).numpy()
+        mels = torch.from_numpy(prepared.mels).unsqueeze(1)
+        if enc is None:
+            emb = mels.numpy()
+        else:
+            with torch.no_grad():
+                emb = enc.tower_features(mels).numpy()
         seg_file.append(np.full(len(emb), len(entries)))
         feats.append(emb)
         entries.append(LibraryEntry(found_file.path, str(prepared.meta.category or "")))
@@ -215,7 +229,7 @@ def _embed_maps(model, maps: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, model.cfg.embed_dim), np.float32)
 
 
-def _embed_audio(model, feats: np.ndarray, batch: int = 4096) -> np.ndarray:
+def _embed_audio(model, feats: np.ndarray, batch: int = 512) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(feats), batch):

@@ -70,7 +70,7 @@ def per_game_report(model, tf, games: dict[str, str], ranking: RankingCfg, refs:
     for game in sorted(set(game_col.tolist()) - {""}):
         of_game = game_col == game
         report: dict[str, Any] = {"train_seconds": int((of_game & (tf.splits == "train") & sounding).sum())}
-        lib = _library(libraries, game, cache_dir, audio_tower)
+        lib = _library(libraries, game, cache_dir, audio_tower, model.features)
         clips = set(tf.video_ids[of_game].tolist())
         for split in HELD_OUT:
             rows = np.flatnonzero(of_game & (tf.splits == split) & sounding)
@@ -101,12 +101,13 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def _library(root: Path | None, game: str, cache_dir: Path, audio_tower: str):
+def _library(root: Path | None, game: str, cache_dir: Path, audio_tower: str, features=None):
     folder = Path(root) / game if root is not None else None
     if folder is None or not folder.is_dir():
         return None
     try:
-        return library_tower_features(folder, cache_dir / f"library-{game}-{library_digest(folder, audio_tower)}.npz", audio_tower)
+        digest = library_digest(folder, audio_tower, features)
+        return library_tower_features(folder, cache_dir / f"library-{game}-{digest}.npz", audio_tower, features)
     except DatasetError as exc:
         log.warning("%s: %s; no library task for %s", folder, exc, game)
         return None
