@@ -2,15 +2,20 @@
 """Print the model card's result tables (Table 1 layout) from committed evaluation files.
 
     python scripts/model_card_tables.py resources/models/eval/m5 resources/models/eval/m1 ...
+    python scripts/model_card_tables.py --heads resources/models/eval/more-games/*/   # train-heads runs
+    python scripts/model_card_tables.py --corpus scripts/recording/corpus.csv          # the data table
 
 Each folder holds ``eval.json`` (foley-engine evaluate) and ``library_eval.json`` (foley-engine
-evaluate-library on the test split; ``library_eval_val.json`` on the validation split). Numbers are copied, never recomputed.
+evaluate-library on the test split; ``library_eval_val.json`` on the validation split), or, with
+``--heads``, the ``report.json`` of ``foley-engine train-heads``. Numbers are copied, never recomputed.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 LOSS = {"bce": "BCE", "bce_margin": "BCE+margin", "infonce": "InfoNCE", "ntxent": "NT-Xent"}
@@ -51,7 +56,50 @@ def library_table(dirs: list[str], file: str, title: str) -> None:
     print()
 
 
+GAMES = {"wesnoth": "Battle for Wesnoth", "openarena": "OpenArena", "warzone2100": "Warzone 2100", "hedgewars": "Hedgewars",
+         "openttd": "OpenTTD", "armagetronad": "Armagetron Advanced", "freedoom": "Freedoom"}
+
+
+def corpus_table(manifest: str) -> None:
+    """The model card's data table from the recorder's manifest: clips, hours and splits per game."""
+    per_game: dict[str, Counter] = defaultdict(Counter)
+    with open(manifest, newline="") as f:
+        for row in csv.DictReader(f):
+            c = per_game[row["game"]]
+            c["clips"] += 1
+            c["seconds"] += float(row["seconds"])
+            c[row["split"]] += 1
+    print("| game | clips | hours | train / val / test clips |\n|---|---|---|---|")
+    for game, c in sorted(per_game.items(), key=lambda kv: -kv[1]["seconds"]):
+        print(f"| {GAMES.get(game, game)} | {c['clips']} | {c['seconds'] / 3600:.2f} | {c['train']} / {c['val']} / {c['test']} |")
+    total = sum(c["seconds"] for c in per_game.values()) / 3600
+    print(f"| **all** | **{sum(c['clips'] for c in per_game.values())}** | **{total:.2f}** | |")
+
+
+CHOSEN = "chosen (hubness fix + prior)"
+
+
+def heads_table(dirs: list[str]) -> None:
+    """One row per ``train-heads`` run: its chosen epoch and ranking, and the library task on the
+    validation and test clips (top-10 / top-3, their sum, the #1 share pooled and within a video)."""
+    print("| run | best epoch, setting | val top-10 / top-3 | val sum | val #1 share pooled / within a video "
+          "| test top-10 / top-3 | test sum |\n|---|---|---|---|---|---|---|")
+    for d in dirs:
+        rep = json.loads((Path(d) / "report.json").read_text())
+        v, t, rc = rep["val"][CHOSEN], rep["test"][CHOSEN], rep["ranking"]
+        print(f"| {Path(d).name} | {rep['best_epoch']}, hub {rc['hub_weight']:g}, prior {rc['prior_weight']:g} "
+              f"| {pct(v['sample']['10'])} / {pct(v['sample']['3'])} | {100 * (v['sample']['10'] + v['sample']['3']):.1f} "
+              f"| {pct(v['top1_share'])} / {pct(v.get('top1_share_per_video'))} % "
+              f"| {pct(t['sample']['10'])} / {pct(t['sample']['3'])} | {100 * (t['sample']['10'] + t['sample']['3']):.1f} |")
+
+
 def main(dirs: list[str]) -> int:
+    if dirs[:1] == ["--corpus"]:
+        corpus_table(dirs[1])
+        return 0
+    if dirs[:1] == ["--heads"]:
+        heads_table(dirs[1:])
+        return 0
     evals = [(Path(d).name, json.loads((Path(d) / "eval.json").read_text())) for d in dirs if (Path(d) / "eval.json").exists()]
     if evals:
         ev0 = evals[0][1]
