@@ -2,12 +2,12 @@
 """Print the model card's result tables (Table 1 layout) from committed evaluation files.
 
     python scripts/model_card_tables.py resources/models/eval/m5 resources/models/eval/m1 ...
-    python scripts/model_card_tables.py --heads resources/models/eval/more-games/*/   # train-heads runs
+    python scripts/model_card_tables.py --heads resources/models/eval/more-games/*.json  # train-heads runs
     python scripts/model_card_tables.py --corpus scripts/recording/corpus.csv          # the data table
 
 Each folder holds ``eval.json`` (foley-engine evaluate) and ``library_eval.json`` (foley-engine
 evaluate-library on the test split; ``library_eval_val.json`` on the validation split), or, with
-``--heads``, the ``report.json`` of ``foley-engine train-heads``. Numbers are copied, never recomputed.
+``--heads``, the ``report.json`` of ``foley-engine train-heads`` (a run folder, or the file under another name). Numbers are copied, never recomputed.
 """
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ def heads_table(dirs: list[str]) -> None:
     print("| run | best epoch, setting | val top-10 / top-3 | val sum | val #1 share pooled / within a video "
           "| test top-10 / top-3 | test sum |\n|---|---|---|---|---|---|---|")
     for d in dirs:
-        rep = json.loads((Path(d) / "report.json").read_text())
+        path = Path(d) / "report.json" if Path(d).is_dir() else Path(d)
+        rep = json.loads(path.read_text())
+        name = Path(d).name if Path(d).is_dir() else path.stem
         v, t, rc = rep["val"][CHOSEN], rep["test"][CHOSEN], rep["ranking"]
-        print(f"| {Path(d).name} | {rep['best_epoch']}, hub {rc['hub_weight']:g}, prior {rc['prior_weight']:g} "
+        print(f"| {name} | {rep['best_epoch']}, hub {rc['hub_weight']:g}, prior {rc['prior_weight']:g} "
               f"| {pct(v['sample']['10'])} / {pct(v['sample']['3'])} | {100 * (v['sample']['10'] + v['sample']['3']):.1f} "
               f"| {pct(v['top1_share'])} / {pct(v.get('top1_share_per_video'))} % "
               f"| {pct(t['sample']['10'])} / {pct(t['sample']['3'])} | {100 * (t['sample']['10'] + t['sample']['3']):.1f} |")

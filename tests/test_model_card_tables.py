@@ -43,10 +43,10 @@ def _report(val10: float, val3: float, test10: float, test3: float) -> dict:
 
 
 def test_the_heads_table_prints_each_runs_choice_and_sums_from_report_json(tmp_path):
-    for name, rep in {"ship-s0": _report(0.409, 0.199, 0.374, 0.162), "ship-s1": _report(0.44, 0.179, 0.341, 0.159)}.items():
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "report.json").write_text(json.dumps(rep))
-    out = subprocess.run([sys.executable, str(SCRIPT), "--heads", str(tmp_path / "ship-s0"), str(tmp_path / "ship-s1")],
+    (tmp_path / "ship-s0").mkdir()  # a run folder
+    (tmp_path / "ship-s0" / "report.json").write_text(json.dumps(_report(0.409, 0.199, 0.374, 0.162)))
+    (tmp_path / "ship-s1.json").write_text(json.dumps(_report(0.44, 0.179, 0.341, 0.159)))  # a copied report
+    out = subprocess.run([sys.executable, str(SCRIPT), "--heads", str(tmp_path / "ship-s0"), str(tmp_path / "ship-s1.json")],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[2] == "| ship-s0 | 25, hub 0.5, prior 1.5 | 40.9 / 19.9 | 60.8 | 25.0 / 50.0 % | 37.4 / 16.2 | 53.6 |"
     assert out[3].startswith("| ship-s1 | 25, hub 0.5, prior 1.5 | 44.0 / 17.9 | 61.9 |")
