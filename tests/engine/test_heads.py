@@ -29,6 +29,7 @@ from engine.training.heads import (
     references,
     train_heads,
 )
+from tests.engine.labelled_corpus import make_labelled_corpus
 
 N_VIDEOS, SECONDS = 10, 8
 
@@ -36,19 +37,7 @@ N_VIDEOS, SECONDS = 10, 8
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, Path, Path]:
     """Videos with a shape and its sound each second, their label files, a library and a prepared dataset."""
-    root = tmp_path_factory.mktemp("heads")
-    videos, library = root / "clips", root / "library"
-    videos.mkdir()
-    synthetic.write_sound_library(library, per_class=1)
-    for i in range(N_VIDEOS):
-        events = synthetic.random_events(SECONDS, seed=i, silent_ratio=0.15)
-        synthetic.write_video(videos / f"clip{i}.mp4", events, seed=i)
-        lines = [f"{k}\t{e}_00.wav" if e else f"{k}\t" for k, e in enumerate(events)]
-        (videos / f"clip{i}_labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = root / "data"
-    prepare_dataset(videos, data, workers=0, seed=1, split_ratios=(0.6, 0.2, 0.2), progress=False, silence_rms=0.01)
-    build_tower_cache(data, workers=0)
-    return videos, library, data
+    return make_labelled_corpus(tmp_path_factory.mktemp("heads"), N_VIDEOS, SECONDS, (0.6, 0.2, 0.2))
 
 
 def test_tower_cache_holds_every_sounding_second_and_resumes(corpus) -> None:

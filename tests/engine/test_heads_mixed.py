@@ -13,16 +13,15 @@ import torch
 from typer.testing import CliRunner
 
 from engine.cli import app, main
-from engine.data import synthetic
 from engine.data.cache import FeatureCache
 from engine.data.features import clips_from_wave, log_mel_batch
 from engine.data.media import load_audio
-from engine.data.prepare import prepare_dataset
-from engine.data.tower_cache import build_tower_cache, load_tower_features, tower_dir
+from engine.data.tower_cache import load_tower_features, tower_dir
 from engine.errors import ConfigError, DatasetError
 from engine.models import AVModel
 from engine.presets import get_preset
 from engine.training.mixed import head_features, load_mixed_features, mixed_cfg
+from tests.engine.labelled_corpus import make_labelled_corpus
 
 N_VIDEOS, SECONDS = 6, 6
 
@@ -31,19 +30,7 @@ N_VIDEOS, SECONDS = 6, 6
 def corpus(tmp_path_factory) -> tuple[Path, Path, Path]:
     """Videos with a shape and its sound each second, their label files, a library, a prepared dataset
     and its tower cache (the real towers: about 30 seconds of footage)."""
-    root = tmp_path_factory.mktemp("mixed")
-    videos, library = root / "clips", root / "library"
-    videos.mkdir()
-    synthetic.write_sound_library(library, per_class=1)
-    for i in range(N_VIDEOS):
-        events = synthetic.random_events(SECONDS, seed=i, silent_ratio=0.15)
-        synthetic.write_video(videos / f"clip{i}.mp4", events, seed=i)
-        lines = [f"{k}\t{e}_00.wav" if e else f"{k}\t" for k, e in enumerate(events)]
-        (videos / f"clip{i}_labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = root / "data"
-    prepare_dataset(videos, data, workers=0, seed=1, split_ratios=(0.5, 0.25, 0.25), progress=False, silence_rms=0.01)
-    build_tower_cache(data, workers=0)
-    return videos, library, data
+    return make_labelled_corpus(tmp_path_factory.mktemp("mixed"), N_VIDEOS, SECONDS, (0.5, 0.25, 0.25))
 
 
 def _manifest_rows(data: Path) -> dict[tuple[str, int], int]:
