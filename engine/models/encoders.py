@@ -9,6 +9,7 @@ the baseline).
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta, abstractmethod
 
 import torch
 from torch import nn
@@ -134,7 +135,7 @@ def _signature(fingerprint: str) -> torch.Tensor:
     return torch.tensor(list(bytes.fromhex(fingerprint)), dtype=torch.uint8)
 
 
-class TowerEncoder(nn.Module):
+class TowerEncoder(nn.Module, metaclass=ABCMeta):
     """A frozen pretrained tower (engine.models.towers) under a trained head.
 
     The tower is kept out of the module tree, so its weights are neither trained nor written to
@@ -175,8 +176,9 @@ class TowerEncoder(nn.Module):
     def tower_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.tower(x)
 
+    @abstractmethod
     def head_with_maps(self, feats: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        raise NotImplementedError
+        """The trained head on the tower's features: ``(embedding, attention maps)``."""
 
     def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         return self.head_with_maps(self.tower_features(x))
