@@ -47,6 +47,7 @@ from engine.evaluation.library_eval import (
     prior_ranking,
     read_labels,
     score_rankings,
+    top1_share,
 )
 from engine.library.ranking import RankingCfg, file_scores, hub_scores, log_prior_from_votes, nearest_file_votes
 
@@ -240,10 +241,10 @@ def _embed_audio(model, feats: np.ndarray, batch: int = 512) -> np.ndarray:
 def top1_share_per_video(queries: Sequence[LabelledSecond], firsts: Sequence[int]) -> float:
     """Over the videos, the mean share of a video's seconds that its most frequent #1 file tops:
     what a designer sees scrubbing through one video (pooled over many videos a hub can hide)."""
-    by_clip: dict[str, list[int]] = {}
+    by_clip: dict[str, list[list[int]]] = {}
     for q, f in zip(queries, firsts):
-        by_clip.setdefault(q.clip, []).append(int(f))
-    shares = [np.bincount(v).max() / len(v) for v in by_clip.values()]
+        by_clip.setdefault(q.clip, []).append([int(f)])
+    shares = [top1_share(lists) for lists in by_clip.values()]
     return float(np.mean(shares)) if shares else 0.0
 
 
@@ -295,7 +296,7 @@ def evaluate_task(model, lib: LibraryFeatures, task: LibraryTask, refs: Referenc
         top = np.argsort(-scores, axis=1, kind="stable")[:, :kmax]
         res = score_rankings(task.queries, top.tolist(), lib.entries, ks)
         res["diversity"] = diversity(top.tolist(), 10)
-        res["top1_share"] = float(np.bincount(top[:, 0]).max() / len(top)) if len(top) else 0.0
+        res["top1_share"] = top1_share(top.tolist())
         res["top1_share_per_video"] = top1_share_per_video(task.queries, top[:, 0])
         out[rc] = res
     return out
