@@ -12,7 +12,7 @@ Uses the ffmpeg binary: recording/build tooling only, the product never needs it
 
 ``library`` copies every file of the Wesnoth part of the library that the demo's labels name
 (the sounds actually heard in the demo), then adds files round-robin over all categories of all
-sources (shortest first, OGG/FLAC preferred) until --max-mb, into resources/demo/library/<source>/<category>/,
+sources (shortest first, OGG/FLAC preferred; --sources, by default the four games of the bundled demo) until --max-mb, into resources/demo/library/<source>/<category>/,
 and writes resources/demo/SOURCES.md (package, version, licence, origin of every file).
 """
 
@@ -64,8 +64,11 @@ def cut_video(clip: Path, start: float, seconds: float, dataset: Path | None) ->
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
 
-def pick_library(library: Path, max_mb: float) -> None:
-    catalog = list(csv.DictReader((library / "catalog.csv").open()))
+DEMO_SOURCES = ("wesnoth", "freedoom", "hedgewars", "warzone2100")  # the bundled demo library's four games
+
+
+def pick_library(library: Path, max_mb: float, sources: tuple[str, ...] = DEMO_SOURCES) -> None:
+    catalog = [r for r in csv.DictReader((library / "catalog.csv").open()) if r["source"] in sources]
     heard = set()
     labels = DEMO / "demo_labels.tsv"
     if labels.exists():
@@ -143,11 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     lib = sub.add_parser("library")
     lib.add_argument("--library", type=Path, required=True, help="the full sound library (scripts/build_sound_library.py --out)")
     lib.add_argument("--max-mb", type=float, default=15.0)
+    lib.add_argument("--sources", default=",".join(DEMO_SOURCES),
+                     help="comma-separated games of the library to sample (default: the bundled demo's four)")
     args = ap.parse_args(argv)
     if args.cmd == "video":
         cut_video(args.clip, args.start, args.seconds, args.dataset)
     else:
-        pick_library(args.library, args.max_mb)
+        pick_library(args.library, args.max_mb, tuple(g.strip() for g in args.sources.split(",") if g.strip()))
     return 0
 
 
