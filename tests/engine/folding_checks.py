@@ -46,3 +46,16 @@ def assert_shipped_embeddings_match_unfolded(model, encoder, embed: Callable[[],
     assert float(np.abs(fast - ref).max()) < 1e-4
     assert model.model_id == model_id  # the model file's identity is untouched
     assert torch.equal(encoder.tower_sig.cpu(), torch.tensor(list(bytes.fromhex(tower.fingerprint)), dtype=torch.uint8))
+
+
+def forward_through_the_fold(tower, x, folded_type: type):
+    """The tower's output for ``x`` in eval mode without autograd, checked to come from its folded network."""
+    import torch
+
+    with torch.no_grad():
+        out = tower(x)
+    fold = tower.folded()
+    assert isinstance(fold, folded_type), "eval mode without autograd must run the folded network"
+    with torch.no_grad():
+        assert torch.equal(out, fold(x))  # forward dispatched to it
+    return out

@@ -15,7 +15,11 @@ from engine.models.towers import (
     FoldedEfficientNet,
     build_tower,
 )
-from tests.engine.folding_checks import assert_fold_leaves_weights_alone, assert_shipped_embeddings_match_unfolded
+from tests.engine.folding_checks import (
+    assert_fold_leaves_weights_alone,
+    assert_shipped_embeddings_match_unfolded,
+    forward_through_the_fold,
+)
 
 # the map's values lie in 0..6 (ReLU6); folding only reorders float arithmetic
 MAP_ATOL = 1e-4
@@ -47,12 +51,7 @@ def package_map(tower: EfficientNetTrunk, x: torch.Tensor) -> torch.Tensor:
 
 def test_the_folded_tower_gives_the_package_networks_map(tower):
     x = pictures()
-    with torch.no_grad():
-        out = tower(x)
-    fold = tower.folded()
-    assert isinstance(fold, FoldedEfficientNet), "eval mode without autograd must run the folded network"
-    with torch.no_grad():
-        assert torch.equal(out, fold(x))  # forward dispatched to it
+    out = forward_through_the_fold(tower, x, FoldedEfficientNet)
     ref = package_map(tower, x)
     assert out.shape == ref.shape == (3, 1280, 7, 7)
     assert float(ref.abs().max()) > 1.0  # a real map, not zeros

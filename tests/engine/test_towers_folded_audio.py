@@ -19,7 +19,11 @@ from engine.models.towers import (
     build_tower,
 )
 from engine.training.distill import DistillCfg, DistillData, distill, mean_cosine
-from tests.engine.folding_checks import assert_fold_leaves_weights_alone, assert_shipped_embeddings_match_unfolded
+from tests.engine.folding_checks import (
+    assert_fold_leaves_weights_alone,
+    assert_shipped_embeddings_match_unfolded,
+    forward_through_the_fold,
+)
 
 TOWERS = ("aisfx", "aisfx-small")
 # embeddings reach ~30 (aisfx) and ~17 (aisfx-small); folding only reorders float arithmetic
@@ -57,12 +61,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_the_folded_tower_gives_the_networks_embedding(tower):
     x = mels()
-    with torch.no_grad():
-        out = tower(x)
-    fold = tower.folded()
-    assert isinstance(fold, FoldedAisfx), "eval mode without autograd must run the folded network"
-    with torch.no_grad():
-        assert torch.equal(out, fold(x))  # forward dispatched to it
+    out = forward_through_the_fold(tower, x, FoldedAisfx)
     ref = reference(tower, x)
     assert out.shape == ref.shape == (6, 512)
     assert float(ref.abs().max()) > 1.0  # a real embedding, not zeros
