@@ -96,7 +96,10 @@ def register(app: typer.Typer) -> None:
             grid = {"picture only": RankingCfg(rc.temperature), "+ hubness fix": replace(rc, prior_weight=0.0),
                     "+ prior": replace(rc, hub_weight=0.0), "chosen (hubness fix + prior)": rc}
             res = evaluate_task(run.model, lib, task, refs, list(grid.values()))
-            report[split] = {"queries": len(task.queries), **baselines(lib, task), **{name: res[r] for name, r in grid.items()}}
+            bound = {"own sound (upper bound)": RankingCfg(rc.temperature), "own sound + prior (upper bound)": replace(rc, hub_weight=0.0)}
+            own = evaluate_task(run.model, lib, task, refs, list(bound.values()), by_own_sound=True)
+            report[split] = {"queries": len(task.queries), **baselines(lib, task), **{name: res[r] for name, r in grid.items()},
+                             **{name: own[r] for name, r in bound.items()}}
         if game_of is not None:
             report["per_game"] = per_game_report(run.model, tf, game_of, run.best_ranking, refs, videos=list(videos), libraries=libraries,
                                                  cache_dir=cache_dir, audio_tower=audio_tower, seed=seed)

@@ -191,6 +191,7 @@ class LibraryTask:
     queries: list[LabelledSecond]
     maps: np.ndarray  # (n_q, C, h, w) float16
     popularity: np.ndarray  # per library file: starts in the training clips' labels (baseline only)
+    sounds: np.ndarray | None = None  # (n_q, ...) the seconds' own recorded sound features (the upper bound only)
 
 
 def build_task(tf, lib: LibraryFeatures, videos: Path | Sequence[Path], split: str | Sequence[str],
@@ -217,8 +218,8 @@ def build_task(tf, lib: LibraryFeatures, videos: Path | Sequence[Path], split: s
     name = "+".join(sorted(splits))
     if not kept:
         raise DatasetError(f"no labelled {name} second has cached tower features; run cache-towers on the dataset")
-    maps = tf.vision[[row_of[(q.clip, q.second)] for q in kept]]
-    return LibraryTask(name, kept, maps, label_prior(train, lib.entries))
+    rows = [row_of[(q.clip, q.second)] for q in kept]
+    return LibraryTask(name, kept, tf.vision[rows], label_prior(train, lib.entries), tf.audio[rows])
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -283,10 +284,17 @@ def references(model, tf, seed: int = 0) -> References:
 
 
 def evaluate_task(model, lib: LibraryFeatures, task: LibraryTask, refs: References,
-                  grid: list[RankingCfg], ks=(1, 3, 5, 10)) -> dict[RankingCfg, dict]:
-    """Library-task scores of every ranking setting in ``grid`` (one embedding pass)."""
+                  grid: list[RankingCfg], ks=(1, 3, 5, 10), by_own_sound: bool = False) -> dict[RankingCfg, dict]:
+    """Library-task scores of every ranking setting in ``grid`` (one embedding pass).
+
+    ``by_own_sound``: each labelled second queries with its own recorded sound (the audio head's
+    embedding) instead of its picture: the most a picture that predicted the sound perfectly could
+    reach through these heads and this ranking, an upper bound to read the picture's scores against.
+    """
     lib_emb = _embed_audio(model, lib.feats)
-    q = _embed_maps(model, task.maps)
+    if by_own_sound and task.sounds is None:
+        raise ValueError("this task has no recorded sounds to query with")
+    q = _embed_audio(model, task.sounds) if by_own_sound else _embed_maps(model, task.maps)
     hub = hub_scores(lib_emb, refs.frames)
     logp = log_prior_from_votes(nearest_file_votes(lib_emb, lib.seg_file, len(lib.entries), refs.audio), len(lib.entries))
     out = {}

@@ -267,6 +267,9 @@ def test_train_heads_command_with_games_and_a_game_left_out(corpus, tmp_path) ->
     assert "beta: " in result.output and "seconds left out of training" in result.output
     report = json.loads((out / "report.json").read_text())
     assert report["held_out_games"] == ["beta"] and set(report["per_game"]) == {"alpha", "beta"}
+    for split in ("val", "test"):  # the upper bound beside the picture's figures
+        bound, picture = report[split]["own sound (upper bound)"], report[split]["picture only"]
+        assert bound["sample"]["10"] >= picture["sample"]["10"] and "own sound + prior (upper bound)" in report[split]
     per_game = report["per_game"]
     beta_videos = {v for v in ids if int(v[4:]) >= 5}
     assert per_game["beta"]["train_seconds"] == 0 and per_game["alpha"]["train_seconds"] > 0
@@ -284,3 +287,27 @@ def test_train_heads_command_with_games_and_a_game_left_out(corpus, tmp_path) ->
     no_games = [a for i, a in enumerate(args) if a != "--games" and (i == 0 or args[i - 1] != "--games")]
     bad = CliRunner().invoke(app, no_games)
     assert bad.exit_code != 0 and "needs --games" in str(bad.exception or bad.output)
+
+
+def test_the_own_sound_bound_ranks_by_each_seconds_recorded_sound() -> None:
+    """``by_own_sound``: each second queries with its recorded sound, not its picture (here pure noise)."""
+    from engine.evaluation.library_eval import LabelledSecond, LibraryEntry
+    from engine.training.heads import LibraryFeatures, LibraryTask, References
+
+    rng = np.random.default_rng(1)
+    n_files, n_q = 12, 36
+    feats = rng.standard_normal((n_files, 16)).astype(np.float32)
+    lib = LibraryFeatures([LibraryEntry(Path(f"s{i}.wav"), f"c{i}") for i in range(n_files)], np.arange(n_files), feats)
+    targets = np.arange(n_q) % n_files
+    queries = [LabelledSecond("v", k, [int(t)]) for k, t in enumerate(targets)]
+    sounds = feats[targets] + 0.1 * rng.standard_normal((n_q, 16)).astype(np.float32)
+    pictures = rng.standard_normal((n_q, 16, 1, 1)).astype(np.float16)
+    task = LibraryTask("test", queries, pictures, np.zeros(n_files), sounds)
+    refs = References(rng.standard_normal((8, 16)).astype(np.float32), rng.standard_normal((8, 16)).astype(np.float32))
+    rc = RankingCfg(0.1)
+    own = evaluate_task(_FakeModel(), lib, task, refs, [rc], by_own_sound=True)[rc]
+    picture = evaluate_task(_FakeModel(), lib, task, refs, [rc])[rc]
+    assert own["sample"]["1"] == 1.0
+    assert picture["sample"]["1"] < 0.4
+    with pytest.raises(ValueError, match="no recorded sounds"):
+        evaluate_task(_FakeModel(), lib, LibraryTask("test", queries, pictures, np.zeros(n_files)), refs, [rc], by_own_sound=True)
